@@ -1,0 +1,4 @@
+// Command fluxgate is a high-performance API gateway.
+package main
+
+func main() {}
