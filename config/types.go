@@ -18,6 +18,10 @@ type Config struct {
 	// Path is the file the config was read from ("" when parsed from bytes).
 	// Not part of the YAML.
 	Path string `yaml:"-"`
+
+	// pos maps each YAML path present in the file to its value's position,
+	// for Errorf. Read-only once Parse returns.
+	pos map[string]pos
 }
 
 // Server configures listeners, processes and request limits.
