@@ -19,7 +19,7 @@ type testClaims struct {
 	Scope string `json:"scope,omitempty"`
 }
 
-func mintHS256(t *testing.T, sub, iss, scope string, exp time.Time) string {
+func mintHS256(t testing.TB, sub, iss, scope string, exp time.Time) string {
 	t.Helper()
 	signer, err := jwt.NewSignerHS(jwt.HS256, []byte(testSecret))
 	if err != nil {
@@ -35,18 +35,22 @@ func mintHS256(t *testing.T, sub, iss, scope string, exp time.Time) string {
 	return tok.String()
 }
 
-func authConfig(upstream string) string {
-	return basicConfig(upstream, `auth_policies:
+const authPolicies = `auth_policies:
   - name: default
     algorithm: HS256
     issuer: gateway
     required_scopes: ["read"]
     forward_claims: {sub: X-Auth-Subject}
-`) + `  - id: secure
+`
+
+const secureRoute = `  - id: secure
     match_path: {prefix: "/secure"}
     upstream: up
     auth_policy: default
 `
+
+func authConfig(upstream string) string {
+	return basicConfig(upstream, authPolicies) + secureRoute
 }
 
 func TestAuthChain(t *testing.T) {

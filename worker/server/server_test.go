@@ -28,7 +28,7 @@ type testUpstream struct {
 	last atomic.Pointer[string] // last request URI
 }
 
-func startUpstream(t *testing.T, h fasthttp.RequestHandler) *testUpstream {
+func startUpstream(t testing.TB, h fasthttp.RequestHandler) *testUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,7 +74,11 @@ func startGatewayEnv(t *testing.T, yaml string, env map[string]string) *gateway 
 }
 
 func parseTestConfig(yaml string) (*config.Config, error) {
-	return config.Parse([]byte(yaml), "test.yaml", func(string) string { return "" })
+	return parseConfigEnv(yaml, nil)
+}
+
+func parseConfigEnv(yaml string, env map[string]string) (*config.Config, error) {
+	return config.Parse([]byte(yaml), "test.yaml", func(k string) string { return env[k] })
 }
 
 // serveConfig starts a Server for cfg on 127.0.0.1:0; access, when set,
