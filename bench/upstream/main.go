@@ -108,14 +108,14 @@ func (u *upstream) handle(ctx *fasthttp.RequestCtx) {
 		})
 		return
 	case "upload":
-		got, err := io.Copy(io.Discard, ctx.RequestBodyStream())
+		got, err := io.Copy(io.Discard, bodyReader(ctx))
 		if err != nil {
 			ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		}
 		ctx.SetBodyString(strconv.FormatInt(got, 10))
 		return
 	}
-	body, _ := io.ReadAll(ctx.RequestBodyStream())
+	body, _ := io.ReadAll(bodyReader(ctx))
 	echo := map[string]any{
 		"upstream": u.name,
 		"method":   string(ctx.Method()),
@@ -126,6 +126,15 @@ func (u *upstream) handle(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("application/json")
 	_ = json.NewEncoder(ctx).Encode(echo)
+}
+
+// bodyReader returns the request body as a stream (nil-safe: a request
+// without a streamed body yields its buffered body, possibly empty).
+func bodyReader(ctx *fasthttp.RequestCtx) io.Reader {
+	if r := ctx.RequestBodyStream(); r != nil {
+		return r
+	}
+	return bytes.NewReader(ctx.Request.Body())
 }
 
 func headers(h *fasthttp.RequestHeader) map[string]string {

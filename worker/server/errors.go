@@ -37,16 +37,18 @@ var (
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, reqID []byte, e gatewayError) {
 	ctx.SetStatusCode(e.status)
 	ctx.Response.Header.SetContentType("application/json")
-	ctx.Response.ResetBody()
-	b := ctx.Response.Body()[:0]
-	b = append(b, `{"error":`...)
+	bp := s.lines.Get().(*[]byte)
+	b := append((*bp)[:0], `{"error":`...)
 	b = appendJSONString(b, e.code)
 	b = append(b, `,"message":`...)
 	b = appendJSONString(b, e.msg)
 	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, string(reqID))
+	b = appendJSONString(b, reqID)
 	b = append(b, "}\n"...)
-	ctx.Response.SetBodyRaw(b)
+	ctx.Response.ResetBody()
+	ctx.Response.AppendBody(b)
+	*bp = b
+	s.lines.Put(bp)
 }
 
 // handleParseError is fasthttp's ErrorHandler: a request that could not be
@@ -78,7 +80,7 @@ func isTimeout(err error) bool {
 }
 
 // appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {

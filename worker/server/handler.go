@@ -27,6 +27,7 @@ type scratch struct {
 	keyIn   ratelimit.KeyInput
 	info    proxy.Info
 	noClaim func(string) (string, bool)
+	claimFn func(string) (string, bool)
 }
 
 func newScratch() any {
@@ -39,6 +40,7 @@ func newScratch() any {
 	// Bound method values are created once per scratch, not per request.
 	sc.keyIn.Header = sc.header
 	sc.noClaim = func(string) (string, bool) { return "", false }
+	sc.claimFn = sc.claim
 	return sc
 }
 
@@ -141,7 +143,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		sc.keyIn.Claim = sc.noClaim
 		if sc.ident != nil {
 			sc.keyIn.Subject = sc.ident.Subject
-			sc.keyIn.Claim = sc.claim
+			sc.keyIn.Claim = sc.claimFn
 		}
 		sc.key = c.limit.AppendKey(sc.key[:0], &sc.keyIn)
 		decision = c.limit.Allow(context.Background(), sc.key)

@@ -1,10 +1,16 @@
 package server
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cristalhq/jwt/v5"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 )
@@ -14,6 +20,14 @@ import (
 // upstream on loopback → back. Allocations include the in-process client and
 // upstream (both fasthttp, allocation-free in steady state).
 func benchChain(b *testing.B, extra, routes string, env map[string]string, uri string, hdr map[string]string) {
+	benchChainWant(b, extra, routes, env, uri, hdr, 200)
+}
+
+func benchChainStatus(b *testing.B, uri string, status int) {
+	benchChainWant(b, "", "", nil, uri, nil, status)
+}
+
+func benchChainWant(b *testing.B, extra, routes string, env map[string]string, uri string, hdr map[string]string, status int) {
 	up := startUpstream(b, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
 	cfg, err := parseConfigEnv(basicConfig(up.addr, extra)+routes, env)
 	if err != nil {
@@ -43,7 +57,7 @@ func benchChain(b *testing.B, extra, routes string, env map[string]string, uri s
 				b.Error(err)
 				return
 			}
-			if resp.StatusCode() != 200 {
+			if resp.StatusCode() != status {
 				b.Errorf("status %d: %s", resp.StatusCode(), resp.Body())
 				return
 			}
@@ -75,4 +89,34 @@ func BenchmarkChainRateLimitLocal(b *testing.B) {
     upstream: up
     rate_limit: roomy
 `, nil, "/limited/x", nil)
+}
+
+func BenchmarkChainAuthRS256(b *testing.B) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	signer, err := jwt.NewSignerRS(jwt.RS256, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := jwt.NewBuilder(signer).Build(testClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", Issuer: "gateway", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))},
+		Scope:            "read",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	policies := strings.Replace(authPolicies, "HS256", "RS256", 1)
+	benchChain(b, policies, secureRoute, map[string]string{"JWT_SECRET": string(pub)}, "/secure/x",
+		map[string]string{"Authorization": "Bearer " + tok.String()})
+}
+
+func BenchmarkChainNotFound(b *testing.B) {
+	benchChainStatus(b, "/nowhere", 404)
 }

@@ -37,12 +37,12 @@ func startUpstream(t testing.TB, h fasthttp.RequestHandler) *testUpstream {
 	u := &testUpstream{addr: ln.Addr().String()}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		u.hits.Add(1)
-		uri := string(ctx.Request.Header.RequestURI())
-		u.last.Store(&uri)
 		if h != nil {
 			h(ctx)
 			return
 		}
+		uri := string(ctx.Request.Header.RequestURI())
+		u.last.Store(&uri)
 		ctx.Response.Header.Set("X-Seen-XFF", string(ctx.Request.Header.Peek("X-Forwarded-For")))
 		ctx.Response.Header.Set("X-Seen-Request-ID", string(ctx.Request.Header.Peek("X-Request-ID")))
 		ctx.SetBodyString("upstream:" + uri)
