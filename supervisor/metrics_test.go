@@ -1,0 +1,39 @@
+package supervisor
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestSumSnapshots(t *testing.T) {
+	w1 := parseText(`# TYPE fluxgate_http_requests_total counter
+fluxgate_http_requests_total{route="a b",method="GET",status="200"} 3
+fluxgate_inflight_requests 2
+go_goroutines{worker="0"} 10
+bad line
+`)
+	w2 := parseText(`fluxgate_http_requests_total{route="a b",method="GET",status="200"} 4
+fluxgate_request_duration_seconds_bucket{le="0.1"} 5
+fluxgate_inflight_requests 1
+go_goroutines{worker="1"} 12
+`)
+	gone := parseText(`fluxgate_http_requests_total{route="a b",method="GET",status="200"} 100
+fluxgate_inflight_requests 7
+go_goroutines{worker="0"} 9
+`)
+	a := newSum()
+	a.retire(gone)
+	a.add(w1, true)
+	a.add(w2, false) // a draining worker: its per-process series are left out
+	var b bytes.Buffer
+	a.write(&b)
+	want := `# TYPE fluxgate_http_requests_total counter
+fluxgate_http_requests_total{route="a b",method="GET",status="200"} 107
+fluxgate_inflight_requests 3
+go_goroutines{worker="0"} 10
+fluxgate_request_duration_seconds_bucket{le="0.1"} 5
+`
+	if b.String() != want {
+		t.Errorf("sum =\n%s\nwant\n%s", b.String(), want)
+	}
+}
