@@ -32,9 +32,9 @@ func main() {
 }
 
 // run dispatches to a mode and returns the exit code.
-func run(args []string, getenv func(string) string, stdout io.Writer, stderr *os.File) int {
+func run(args []string, getenv func(string) string, stdout, stderr *os.File) int {
 	if proc.IsWorker(getenv) {
-		return exitCode(stderr, proc.Run(getenv, stderr))
+		return exitCode(stderr, proc.Run(getenv, stdout, stderr))
 	}
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -42,7 +42,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer, stderr *os
 	}
 	switch cmd {
 	case "run":
-		return runSupervisor(args, getenv, stderr)
+		return runSupervisor(args, getenv, stdout, stderr)
 	case "check":
 		return check(args, getenv, stdout, stderr)
 	case "version":
@@ -76,7 +76,7 @@ func flags(name string, args []string, getenv func(string) string, stderr io.Wri
 }
 
 // runSupervisor starts the gateway and blocks until it stops.
-func runSupervisor(args []string, getenv func(string) string, stderr *os.File) int {
+func runSupervisor(args []string, getenv func(string) string, stdout, stderr *os.File) int {
 	var workers int
 	path, ok := flags("run", args, getenv, stderr, &workers)
 	if !ok {
@@ -87,6 +87,7 @@ func runSupervisor(args []string, getenv func(string) string, stderr *os.File) i
 		Workers:    workers,
 		Args:       args,
 		Getenv:     getenv,
+		Stdout:     stdout,
 		Stderr:     stderr,
 	})
 	return exitCode(stderr, err)

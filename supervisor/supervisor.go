@@ -53,6 +53,9 @@ type Options struct {
 	// Stderr receives the JSON logs of the supervisor and, inherited, of
 	// its workers. Default os.Stderr.
 	Stderr *os.File
+	// Stdout is inherited by the workers for their access logs. Default
+	// os.Stdout.
+	Stdout *os.File
 	// Signals, when set, replaces signal.Notify for tests: the supervisor
 	// reads SIGHUP, SIGUSR2, SIGTERM and SIGINT from it.
 	Signals <-chan os.Signal
@@ -75,6 +78,9 @@ type stats struct {
 func Run(ctx context.Context, opts Options) error {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
 	}
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr

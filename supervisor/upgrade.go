@@ -86,7 +86,7 @@ func (s *supervisor) beginUpgrade() {
 		Env: append(cleanEnv(),
 			envUpgradeFDs+"="+strings.Join(spec, ","),
 			envUpgradeGen+"="+strconv.Itoa(s.nextGen)),
-		Stdout:     os.Stdout,
+		Stdout:     s.opts.Stdout,
 		Stderr:     s.opts.Stderr,
 		ExtraFiles: files,
 	}

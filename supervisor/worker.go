@@ -27,7 +27,7 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		Path:       s.wexe,
 		Args:       []string{os.Args[0], "worker"},
 		Env:        workerEnv(g, slot, len(socks), s.limiter != nil),
-		Stdout:     s.opts.Stderr,
+		Stdout:     s.opts.Stdout,
 		Stderr:     s.opts.Stderr,
 		ExtraFiles: append([]*os.File{theirs, s.limiter}, socks...), // see ctl's fd layout
 		// SIGTERM makes an orphaned worker drain (it also drains on ctl EOF).

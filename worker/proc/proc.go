@@ -57,8 +57,9 @@ func IsWorker(getenv func(string) string) bool { return ctl.IsWorker(getenv) }
 
 // Run is the whole life of a worker process. It returns nil after a clean
 // drain or stop; errors are for main to print before exiting non-zero.
-// stderr receives the JSON log lines.
-func Run(getenv func(string) string, stderr io.Writer) error {
+// stdout receives the access log (one JSON line per request, when the
+// config enables it); stderr receives the lifecycle log lines.
+func Run(getenv func(string) string, stdout, stderr io.Writer) error {
 	gen, _ := strconv.Atoi(getenv(ctl.EnvGen))
 	slot, _ := strconv.Atoi(getenv(ctl.EnvSlot))
 	n, err := strconv.Atoi(getenv(ctl.EnvListeners))
@@ -83,7 +84,7 @@ func Run(getenv func(string) string, stderr io.Writer) error {
 		return err
 	}
 
-	w := &worker{gen: gen, slot: slot, c: c, lns: lns, log: log, getenv: getenv, stderr: stderr,
+	w := &worker{gen: gen, slot: slot, c: c, lns: lns, log: log, getenv: getenv, stdout: stdout, stderr: stderr,
 		pending: map[uint64]chan string{}, ppid: os.Getppid()}
 	if getenv(ctl.EnvLimiterTable) == "1" {
 		w.table = os.NewFile(ctl.FDLimiterTable, "limiter-table")
@@ -99,6 +100,7 @@ type worker struct {
 	lns       []net.Listener
 	log       *slog.Logger
 	getenv    func(string) string
+	stdout    io.Writer
 	stderr    io.Writer
 	cfg       *config.Config
 	srv       *server.Server
@@ -235,7 +237,7 @@ func (w *worker) build(m ctl.Msg) error {
 	w.log = logging.New(w.stderr, logging.Level(cfg.Log.Level, w.getenv)).With(
 		logging.KeyGen, w.gen, logging.KeyWorker, w.slot, logging.KeyPID, os.Getpid())
 	srv, err := server.New(server.Options{Config: cfg, Logger: w.log, Generation: w.gen, Slot: w.slot,
-		ScrapeHost: w.scrapeHost, LimiterTable: w.table})
+		ScrapeHost: w.scrapeHost, LimiterTable: w.table, AccessLog: w.stdout})
 	if err != nil {
 		return err
 	}
