@@ -127,17 +127,62 @@ func (a *sum) retire(s snapshot) {
 	}
 }
 
+// write writes the sum in Prometheus text format, one family at a time:
+// its # HELP/# TYPE lines, then all its samples, so every family is one
+// contiguous group as the format requires (workers' expositions interleave
+// otherwise).
 func (a *sum) write(b *bytes.Buffer) {
+	meta := map[string][]string{} // family → its comment lines
+	types := map[string]string{}  // family → declared type
 	for _, c := range a.comments {
-		b.WriteString(c)
-		b.WriteByte('\n')
+		f := strings.Fields(c)
+		if len(f) < 3 || (f[1] != "HELP" && f[1] != "TYPE") {
+			continue
+		}
+		meta[f[2]] = append(meta[f[2]], c)
+		if f[1] == "TYPE" && len(f) >= 4 {
+			types[f[2]] = f[3]
+		}
 	}
+	var order []string
+	samples := map[string][]string{}
 	for _, k := range a.order {
-		b.WriteString(k)
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatFloat(a.vals[k], 'g', -1, 64))
-		b.WriteByte('\n')
+		fam := family(k, types)
+		if _, ok := samples[fam]; !ok {
+			order = append(order, fam)
+		}
+		samples[fam] = append(samples[fam], k)
 	}
+	for _, fam := range order {
+		for _, c := range meta[fam] {
+			b.WriteString(c)
+			b.WriteByte('\n')
+		}
+		for _, k := range samples[fam] {
+			b.WriteString(k)
+			b.WriteByte(' ')
+			b.WriteString(strconv.FormatFloat(a.vals[k], 'g', -1, 64))
+			b.WriteByte('\n')
+		}
+	}
+}
+
+// family returns the metric family of a sample key: its name, or for the
+// _bucket/_sum/_count series of a declared histogram or summary, the base
+// name.
+func family(key string, types map[string]string) string {
+	name := key
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		name = key[:i]
+	}
+	for _, suf := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suf); ok {
+			if t := types[base]; t == "histogram" || t == "summary" {
+				return base
+			}
+		}
+	}
+	return name
 }
 
 // supervisorMetrics are the series only the supervisor knows.

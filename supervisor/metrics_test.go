@@ -37,3 +37,18 @@ fluxgate_request_duration_seconds_bucket{le="0.1"} 5
 		t.Errorf("sum =\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestSumWriteGroupsFamilies: series of one family from several workers
+// come out as one contiguous group under its HELP/TYPE lines, histogram
+// series (_bucket, _sum, _count) included.
+func TestSumWriteGroupsFamilies(t *testing.T) {
+	a := newSum()
+	a.add(parseText("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\n# TYPE c counter\nc{x=\"a\"} 2\n"), false)
+	a.add(parseText("# TYPE c counter\nc{x=\"b\"} 3\n# TYPE h histogram\nh_bucket{le=\"1\"} 4\nh_sum 0.5\nh_count 4\n"), false)
+	var b bytes.Buffer
+	a.write(&b)
+	want := "# TYPE h histogram\nh_bucket{le=\"1\"} 5\nh_count 5\nh_sum 0.5\n# TYPE c counter\nc{x=\"a\"} 2\nc{x=\"b\"} 3\n"
+	if b.String() != want {
+		t.Errorf("write =\n%s\nwant\n%s", b.String(), want)
+	}
+}

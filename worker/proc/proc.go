@@ -36,6 +36,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/fluxgate/fluxgate/config"
 	"github.com/fluxgate/fluxgate/shared/ctl"
 	"github.com/fluxgate/fluxgate/shared/logging"
@@ -68,6 +70,10 @@ func Run(getenv func(string) string, stdout, stderr io.Writer) error {
 	}
 	log := logging.New(stderr, logging.Level("", getenv)).With(
 		logging.KeyGen, gen, logging.KeyWorker, slot, logging.KeyPID, os.Getpid())
+	// Typed exposition (# TYPE lines), so Prometheus knows counters and
+	// histograms. The library keeps this switch process-wide; a worker
+	// process sets it once, here, before any metric is written.
+	metrics.ExposeMetadata(true)
 
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
 	term := make(chan os.Signal, 1)

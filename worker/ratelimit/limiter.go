@@ -244,6 +244,15 @@ func (l *Limiter) RedisState() string {
 // A growing count means the table is too small.
 func (l *Limiter) LocalEvictions() uint64 { return l.local.evictions() }
 
+// RedisErrors reports how many Redis calls of this Limiter failed or timed
+// out (each one was answered by the policy's failure mode).
+func (l *Limiter) RedisErrors() uint64 {
+	if l.redis == nil {
+		return 0
+	}
+	return l.redis.errors.Load()
+}
+
 // Close stops the reconnect loop, closes the Redis client and unmaps the
 // shared table. It must be called after the last Allow returned; calling it
 // again does nothing.

@@ -72,6 +72,7 @@ type redisStore struct {
 	client   atomic.Pointer[rueidis.Client] // nil until the first connection
 	up       atomic.Bool
 	fails    atomic.Int32
+	errors   atomic.Uint64 // failed or timed-out calls, for metrics
 	inflight atomic.Int64
 	lastErr  atomic.Pointer[error] // why the breaker opened
 	blocked  blockedSet
@@ -125,6 +126,7 @@ func (rs *redisStore) succeed() {
 // fail counts a failed or timed-out call and opens the breaker after
 // breakerThreshold in a row.
 func (rs *redisStore) fail(err error) {
+	rs.errors.Add(1)
 	if rs.fails.Add(1) >= breakerThreshold && rs.up.CompareAndSwap(true, false) {
 		rs.lastErr.Store(&err)
 		select {

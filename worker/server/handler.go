@@ -161,7 +161,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 	sc.fwd = rt.AppendRewrite(sc.fwd[:0], norm)
 	sc.info = proxy.Info{ClientIP: client, PeerTrusted: trusted, RequestID: sc.id, TLS: ctx.IsTLS()}
-	if _, err := c.upstream.Forward(ctx, sc.fwd, &sc.info); err != nil {
+	t0 := time.Now()
+	attempts, err := c.upstream.Forward(ctx, sc.fwd, &sc.info)
+	c.up.observe(time.Since(t0), attempts, err)
+	if err != nil {
 		s.writeError(ctx, sc.id, proxyError(err))
 	}
 	if c.limit != nil {

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/fluxgate/fluxgate/config"
+	"github.com/fluxgate/fluxgate/worker/proxy"
 	"github.com/fluxgate/fluxgate/worker/ratelimit"
+	"github.com/fluxgate/fluxgate/worker/telemetry"
 )
 
 // authReasons is the fixed set of auth failure reasons (the auth package's
@@ -72,4 +77,76 @@ func (l *limitMetrics) observe(d ratelimit.Decision) {
 	if c := m[d.Source]; c != nil {
 		c.Inc()
 	}
+}
+
+// upstreamErrorKinds is the fixed set of upstream failure kinds.
+var upstreamErrorKinds = []string{"connect", "reset", "timeout", "body_too_large", "bad_framing"}
+
+// upstreamMetrics holds the series of one upstream: time to response
+// headers (each request, all tries), failures by kind, and retries.
+type upstreamMetrics struct {
+	duration *metrics.PrometheusHistogram
+	retries  *metrics.Counter
+	errs     map[string]*metrics.Counter
+}
+
+func newUpstreamMetrics(set *metrics.Set, upstreams []config.Upstream) map[string]*upstreamMetrics {
+	out := make(map[string]*upstreamMetrics, len(upstreams))
+	for _, u := range upstreams {
+		um := &upstreamMetrics{
+			duration: set.NewPrometheusHistogramExt(fmt.Sprintf(`fluxgate_upstream_request_duration_seconds{upstream=%q}`, u.Name), durationBuckets),
+			retries:  set.NewCounter(fmt.Sprintf(`fluxgate_upstream_retries_total{upstream=%q}`, u.Name)),
+			errs:     make(map[string]*metrics.Counter, len(upstreamErrorKinds)),
+		}
+		for _, k := range upstreamErrorKinds {
+			um.errs[k] = set.NewCounter(fmt.Sprintf(`fluxgate_upstream_errors_total{upstream=%q,kind=%q}`, u.Name, k))
+		}
+		out[u.Name] = um
+	}
+	return out
+}
+
+// observe records one Forward: its duration, retries and failure kind.
+func (u *upstreamMetrics) observe(took time.Duration, attempts int, err error) {
+	u.duration.Update(took.Seconds())
+	if attempts > 1 {
+		u.retries.Add(attempts - 1)
+	}
+	if err != nil {
+		u.errs[upstreamErrorKind(err)].Inc()
+	}
+}
+
+func upstreamErrorKind(err error) string {
+	switch {
+	case errors.Is(err, proxy.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, proxy.ErrConnect):
+		return "connect"
+	case errors.Is(err, proxy.ErrBodyTooLarge):
+		return "body_too_large"
+	case errors.Is(err, proxy.ErrBadFraming):
+		return "bad_framing"
+	default:
+		return "reset"
+	}
+}
+
+// durationBuckets are the upper bounds (seconds) of the upstream latency
+// histogram: the same as the request histogram.
+var durationBuckets = telemetry.DurationBuckets
+
+// registerLimiterMetrics exposes the limiter's own counters and state.
+// Summed over workers by the supervisor: redis_up_workers is the number of
+// workers whose Redis connection is up.
+func registerLimiterMetrics(set *metrics.Set, lim *ratelimit.Limiter) {
+	set.RegisterMetricsWriter(func(w io.Writer) {
+		up := uint64(0)
+		if lim.RedisState() == ratelimit.RedisUp {
+			up = 1
+		}
+		metrics.WriteCounterUint64(w, "fluxgate_redis_errors_total", lim.RedisErrors())
+		metrics.WriteGaugeUint64(w, "fluxgate_redis_up_workers", up)
+		metrics.WriteCounterUint64(w, "fluxgate_ratelimit_local_evictions_total", lim.LocalEvictions())
+	})
 }

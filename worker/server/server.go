@@ -77,6 +77,7 @@ type chain struct {
 	verifier *auth.Verifier    // nil = no authentication
 	limit    *ratelimit.Policy // nil = no rate limit
 	metrics  *telemetry.Route
+	up       *upstreamMetrics
 	auth     *authMetrics
 	rl       *limitMetrics
 }
@@ -200,6 +201,7 @@ func (s *Server) build() error {
 		} else {
 			s.limiter = lim
 			s.closers = append(s.closers, lim.Close)
+			registerLimiterMetrics(s.metrics.Set(), lim)
 		}
 	}
 	if len(errs) > 0 {
@@ -208,11 +210,13 @@ func (s *Server) build() error {
 
 	am := newAuthMetrics(s.metrics.Set(), cfg.AuthPolicies)
 	lm := newLimitMetrics(s.metrics.Set(), cfg.RateLimits)
+	um := newUpstreamMetrics(s.metrics.Set(), cfg.Upstreams)
 	s.chains = make([]chain, len(cfg.Routes))
 	for i, r := range cfg.Routes {
 		c := chain{
 			id:       r.ID,
 			upstream: upstreams[r.Upstream],
+			up:       um[r.Upstream],
 			metrics:  s.metrics.Route(i),
 		}
 		if r.AuthPolicy != "" {

@@ -371,8 +371,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	g := startGateway(t, basicConfig(up.addr, ""))
 	do(t, g.addr, "GET", "/api/a", nil)
 	do(t, g.addr, "GET", "/nope", nil)
+	do(t, g.addr, "GET", "/dead/x", nil)
 	body := string(do(t, g.addr, "GET", "/metrics", nil).Body())
 	for _, want := range []string{
+		`fluxgate_upstream_errors_total{upstream="down",kind="connect"} 1`,
+		`fluxgate_upstream_request_duration_seconds_count{upstream="up"} 1`,
 		`fluxgate_http_requests_total{route="api",method="GET",status="200"} 1`,
 		`fluxgate_http_requests_total{route="none",method="GET",status="404"} 1`,
 		`fluxgate_http_request_duration_seconds_bucket{route="api",le="+Inf"} 1`,

@@ -23,9 +23,9 @@ import (
 // NoRoute is the route label of requests answered before routing.
 const NoRoute = "none"
 
-// durationBuckets are the upper bounds (seconds) of the request latency
-// histogram, chosen for a proxy: 250 µs to 30 s.
-var durationBuckets = []float64{
+// DurationBuckets are the upper bounds (seconds) of the latency
+// histograms, chosen for a proxy: 250 µs to 30 s. Read-only.
+var DurationBuckets = []float64{
 	0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 }
@@ -89,7 +89,7 @@ type Route struct {
 func newRoute(set *metrics.Set, id string) *Route {
 	r := &Route{id: id, set: set}
 	r.duration = set.NewPrometheusHistogramExt(
-		fmt.Sprintf(`fluxgate_http_request_duration_seconds{route=%q}`, id), durationBuckets)
+		fmt.Sprintf(`fluxgate_http_request_duration_seconds{route=%q}`, id), DurationBuckets)
 	empty := map[uint32]*metrics.Counter{}
 	r.counters.Store(&empty)
 	return r
