@@ -5,7 +5,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,12 @@ func benchChainStatus(b *testing.B, uri string, status int) {
 }
 
 func benchChainWant(b *testing.B, extra, routes string, env map[string]string, uri string, hdr map[string]string, status int) {
+	benchChainLog(b, extra, routes, env, uri, hdr, status, nil)
+}
+
+// benchChainLog is benchChainWant with the access log written to
+// accessLog (nil = off).
+func benchChainLog(b *testing.B, extra, routes string, env map[string]string, uri string, hdr map[string]string, status int, accessLog io.Writer) {
 	up := startUpstream(b, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
 	cfg, err := parseConfigEnv(basicConfig(up.addr, extra)+routes, env)
 	if err != nil {
@@ -35,6 +43,11 @@ func benchChainWant(b *testing.B, extra, routes string, env map[string]string, u
 	}
 	cfg.Log.AccessLog = new(bool) // measured separately
 	s, err := New(Options{Config: cfg})
+	if accessLog != nil {
+		on := true
+		cfg.Log.AccessLog = &on
+		s, err = New(Options{Config: cfg, AccessLog: accessLog})
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,6 +80,18 @@ func benchChainWant(b *testing.B, extra, routes string, env map[string]string, u
 
 func BenchmarkChainPlain(b *testing.B) {
 	benchChain(b, "", "", nil, "/status", nil)
+}
+
+// BenchmarkChainAccessLog is BenchmarkChainPlain with the access log on,
+// written to /dev/null through the buffered line writer: the difference is
+// the cost of logging.
+func BenchmarkChainAccessLog(b *testing.B) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	benchChainLog(b, "", "", nil, "/status", nil, 200, devnull)
 }
 
 func BenchmarkChainRewrite(b *testing.B) {
