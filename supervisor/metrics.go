@@ -190,6 +190,8 @@ func (s *supervisor) supervisorMetrics(b *bytes.Buffer) {
 	for _, r := range []string{"ok", "invalid_config", "failed_generation"} {
 		fmt.Fprintf(b, "fluxgate_config_reloads_total{result=%q} %d\n", r, s.stats.Reloads[r])
 	}
+	fmt.Fprintf(b, "fluxgate_jwks_fetches_total{result=\"ok\"} %d\n", s.jwks.fetchesOK.Load())
+	fmt.Fprintf(b, "fluxgate_jwks_fetches_total{result=\"error\"} %d\n", s.jwks.fetchesErr.Load())
 	live := 0
 	if s.live != nil {
 		live = s.readyCount(s.live)

@@ -107,6 +107,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts:    opts,
 		log:     log,
 		own:     log.With(logging.KeyPID, os.Getpid()),
+		jwks:    newJWKSCache(),
 		exe:     exe,
 		wexe:    workerExe,
 		start:   start,
@@ -228,6 +229,7 @@ type supervisor struct {
 	limiter      *os.File // host rate-limit table (memfd); nil if unavailable
 
 	handoff  chan ctl.Msg // after an upgrade: our totals to the new supervisor
+	jwks     *jwksCache   // key sets shared by all workers; safe for concurrent use
 	prevConn *ctl.Conn    // after an upgrade: the previous supervisor's totals
 	prev     *sum         // the previous supervisor's latest totals
 
@@ -304,6 +306,13 @@ type (
 	}
 	evScrapeTimeout struct{ id uint64 }
 	evPrevMetrics   struct{ text string }
+	evJWKS          struct {
+		p      *proc
+		id     uint64
+		doc    []byte
+		maxAge time.Duration
+		err    error
+	}
 )
 
 type timed struct {
@@ -447,6 +456,13 @@ func (s *supervisor) handle(ev event) {
 		if s.scrape != nil && s.scrape.id == e.id {
 			s.finishScrape()
 		}
+	case evJWKS:
+		reply := ctl.Msg{Kind: ctl.KindJWKS, ID: e.id, Text: string(e.doc), MaxAgeMS: e.maxAge.Milliseconds()}
+		if e.err != nil {
+			reply.Err = e.err.Error()
+			s.log.Warn("jwks fetch failed", logging.Err(e.err))
+		}
+		s.send(e.p, reply)
 	}
 }
 
@@ -539,6 +555,12 @@ func (s *supervisor) onMsg(p *proc, m ctl.Msg) {
 		}
 	case ctl.KindMetricsRequest:
 		s.requestScrape(p, m.ID)
+	case ctl.KindJWKSRequest:
+		// A fetch may take seconds: never in the loop.
+		s.wg.Go(func() {
+			doc, maxAge, err := s.jwks.get(context.Background(), m.URL, m.Force)
+			s.post(evJWKS{p: p, id: m.ID, doc: doc, maxAge: maxAge, err: err})
+		})
 	case ctl.KindMetrics:
 		snap := parseText(m.Text)
 		p.last = &snap
@@ -592,6 +614,7 @@ func (s *supervisor) promote(g *generation) {
 	}
 	s.socks.closeExcept(g.addr)
 	s.pushStatus()
+	s.notifyLive(old == nil)
 	if old == nil {
 		s.own.Info("ready", "addr", s.socks.bound[g.addr], logging.KeyGen, g.n, "workers", g.size,
 			"version", buildinfo.Version, logging.Took(time.Since(s.start)))
@@ -628,6 +651,7 @@ func (s *supervisor) reloadFailed(result string, err error) {
 	s.status.LastReloadUnix = time.Now().Unix()
 	s.own.Error("reload", "result", result, logging.Err(err), "reloads_"+result, s.stats.Reloads[result])
 	s.pushStatus()
+	s.notifyReloadFailed(result, err)
 }
 
 // onExit handles a reaped worker.
@@ -791,6 +815,7 @@ func (s *supervisor) requestReload(reason string) {
 	if reason == "file" && string(data) == string(s.lastData) {
 		return
 	}
+	s.notifyReloading(reason)
 	s.lastData = data
 	cfg, err := config.Parse(data, s.opts.ConfigPath, s.opts.Getenv)
 	if err != nil {
@@ -826,6 +851,7 @@ func (s *supervisor) beginShutdown(reason string) {
 		return
 	}
 	s.stopping = true
+	s.notifyStopping(reason)
 	s.own.Info("shutting down", "reason", reason)
 	if s.pending != nil {
 		g := s.pending

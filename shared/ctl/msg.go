@@ -36,6 +36,14 @@ const (
 	KindMetricsRequest Kind = "metrics_request"
 	// KindMetrics (either direction): Text answers the request ID.
 	KindMetrics Kind = "metrics"
+	// KindJWKSRequest (worker → supervisor): fetch the JSON Web Key Set at
+	// URL through the host's shared cache; Force asks for a fresh copy (an
+	// unknown kid), which the supervisor grants at most once per floor
+	// interval. ID matches the reply.
+	KindJWKSRequest Kind = "jwks_request"
+	// KindJWKS (supervisor → worker): Text is the key set document for the
+	// request ID, fresh for MaxAgeMS; Err is set when none could be had.
+	KindJWKS Kind = "jwks"
 )
 
 // Msg is one control message. Fields beyond Kind are used as documented on
@@ -49,6 +57,10 @@ type Msg struct {
 	GraceMS int64   `json:"grace_ms,omitempty"`
 	ID      uint64  `json:"id,omitempty"`
 	Text    string  `json:"text,omitempty"`
+	// URL, Force and MaxAgeMS serve the JWKS messages.
+	URL      string `json:"url,omitempty"`
+	Force    bool   `json:"force,omitempty"`
+	MaxAgeMS int64  `json:"max_age_ms,omitempty"`
 }
 
 // deadliner is implemented by net.Conn.

@@ -56,7 +56,16 @@ type JWKS struct {
 	after func(time.Duration) <-chan time.Time
 	// onError, if set before Run starts, gets each failed refresh of Run.
 	onError func(error)
+	// fetch, if set before the first Refresh, replaces the HTTP fetch (a
+	// host-wide cache shared by the worker processes).
+	fetch FetchFunc
 }
+
+// FetchFunc returns the key set document at url and how long it is fresh,
+// as an HTTP fetch would; force asks for a copy fetched now rather than a
+// cached one (a token carried an unknown kid). It is called from request
+// goroutines and the refresher, concurrently.
+type FetchFunc func(ctx context.Context, url string, force bool) (doc []byte, maxAge time.Duration, err error)
 
 // KeySet is one immutable generation of keys usable for the algorithm.
 type KeySet struct {
@@ -117,9 +126,19 @@ func (j *JWKS) Keys() *KeySet { return j.keys.Load() }
 // Refresh fetches the key set now and installs it if it holds a usable key.
 // On error the current set stays. Fetches are serialised, so an older
 // document never replaces a newer one.
-func (j *JWKS) Refresh(ctx context.Context) error {
+func (j *JWKS) Refresh(ctx context.Context) error { return j.refresh(ctx, false) }
+
+// refresh is Refresh; force is passed to a FetchFunc.
+func (j *JWKS) refresh(ctx context.Context, force bool) error {
 	j.fetchMu.Lock()
 	defer j.fetchMu.Unlock()
+	if j.fetch != nil {
+		doc, maxAge, err := j.fetch(ctx, j.url, force)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrJWKS, err)
+		}
+		return j.loadLocked(doc, maxAge)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrJWKS, err)
@@ -236,7 +255,7 @@ func (j *JWKS) refreshForUnknownKID(now time.Time) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultHTTPTimeout)
 	defer cancel()
-	return j.Refresh(ctx) == nil
+	return j.refresh(ctx, true) == nil
 }
 
 // refreshDelay is when to refresh a set fresh for maxAge: at 90 % of it.

@@ -41,6 +41,10 @@ type Options struct {
 	// on the refresher goroutine and must not block; the error never holds
 	// key material. nil = failures are only retried.
 	OnJWKSError func(err error)
+	// FetchJWKS, when set, replaces the HTTP fetch of the key set (the
+	// worker processes of a host share one cache through it, so N workers do
+	// not multiply the load on the identity provider). nil = fetch directly.
+	FetchJWKS FetchFunc
 }
 
 // Verifier validates bearer tokens for one policy. Safe for concurrent use.
@@ -137,6 +141,7 @@ func New(p config.AuthPolicy, opts Options) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	j.fetch = opts.FetchJWKS
 	ctx, cancel := context.WithTimeout(context.Background(), 2*defaultHTTPTimeout)
 	err = j.Refresh(ctx)
 	cancel()

@@ -17,6 +17,6 @@ var ErrProtocol = errors.New("worker: control protocol violation")
 // ErrServeEnded means a listener stopped serving although nobody asked.
 var ErrServeEnded = errors.New("worker: serve ended unexpectedly")
 
-// ErrScrapeTimeout means the supervisor did not answer a host metrics
-// request in time.
-var ErrScrapeTimeout = errors.New("worker: host metrics timeout")
+// ErrReplyTimeout means the supervisor did not answer a request (host
+// metrics, key set) in time.
+var ErrReplyTimeout = errors.New("worker: supervisor reply timeout")

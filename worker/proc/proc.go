@@ -91,7 +91,7 @@ func Run(getenv func(string) string, stdout, stderr io.Writer) error {
 	}
 
 	w := &worker{gen: gen, slot: slot, c: c, lns: lns, log: log, getenv: getenv, stdout: stdout, stderr: stderr,
-		pending: map[uint64]chan string{}, ppid: os.Getppid()}
+		pending: map[uint64]chan ctl.Msg{}, ppid: os.Getppid()}
 	if getenv(ctl.EnvLimiterTable) == "1" {
 		w.table = os.NewFile(ctl.FDLimiterTable, "limiter-table")
 		defer w.table.Close()
@@ -118,7 +118,7 @@ type worker struct {
 	built   atomic.Pointer[server.Server]
 	seq     atomic.Uint64
 	mu      sync.Mutex
-	pending map[uint64]chan string // guarded by mu
+	pending map[uint64]chan ctl.Msg // replies awaited, by request id; guarded by mu
 }
 
 // recvResult is one message (or the error that ended the channel).
@@ -243,7 +243,7 @@ func (w *worker) build(m ctl.Msg) error {
 	w.log = logging.New(w.stderr, logging.Level(cfg.Log.Level, w.getenv)).With(
 		logging.KeyGen, w.gen, logging.KeyWorker, w.slot, logging.KeyPID, os.Getpid())
 	srv, err := server.New(server.Options{Config: cfg, Logger: w.log, Generation: w.gen, Slot: w.slot,
-		ScrapeHost: w.scrapeHost, LimiterTable: w.table, AccessLog: w.stdout})
+		ScrapeHost: w.scrapeHost, LimiterTable: w.table, AccessLog: w.stdout, FetchJWKS: w.fetchJWKS})
 	if err != nil {
 		return err
 	}
@@ -262,18 +262,64 @@ func (w *worker) metricsMsg(m ctl.Msg) bool {
 	case ctl.KindMetricsRequest:
 		_ = w.c.Send(ctl.Msg{Kind: ctl.KindMetrics, ID: m.ID, Text: w.ownMetrics()})
 		return true
-	case ctl.KindMetrics:
+	case ctl.KindMetrics, ctl.KindJWKS:
 		w.mu.Lock()
 		ch := w.pending[m.ID]
 		delete(w.pending, m.ID)
 		w.mu.Unlock()
 		if ch != nil {
-			ch <- m.Text // buffered: never blocks
+			ch <- m // buffered: never blocks
 		}
 		return true
 	}
 	return false
 }
+
+// request sends m with a fresh id and waits (at most wait, or until ctx
+// ends) for the supervisor's reply. Called from request goroutines and
+// from build, never from the reader goroutine that delivers replies.
+func (w *worker) request(ctx context.Context, m ctl.Msg, wait time.Duration) (ctl.Msg, error) {
+	m.ID = w.seq.Add(1)
+	ch := make(chan ctl.Msg, 1)
+	w.mu.Lock()
+	w.pending[m.ID] = ch
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.pending, m.ID)
+		w.mu.Unlock()
+	}()
+	if err := w.c.Send(m); err != nil {
+		return ctl.Msg{}, err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-t.C:
+		return ctl.Msg{}, fmt.Errorf("worker: %s: %w", m.Kind, ErrReplyTimeout)
+	case <-ctx.Done():
+		return ctl.Msg{}, ctx.Err()
+	}
+}
+
+// fetchJWKS is server.Options.FetchJWKS: key set documents come from the
+// supervisor's host-wide cache.
+func (w *worker) fetchJWKS(ctx context.Context, url string, force bool) ([]byte, time.Duration, error) {
+	r, err := w.request(ctx, ctl.Msg{Kind: ctl.KindJWKSRequest, URL: url, Force: force}, jwksWait)
+	if err != nil {
+		return nil, 0, err
+	}
+	if r.Err != "" {
+		return nil, 0, fmt.Errorf("supervisor: %s", r.Err)
+	}
+	return []byte(r.Text), time.Duration(r.MaxAgeMS) * time.Millisecond, nil
+}
+
+// jwksWait bounds a key-set fetch through the supervisor (which itself
+// bounds its fetch from the identity provider).
+const jwksWait = 10 * time.Second
 
 // ownMetrics is this worker's host series plus its per-process series.
 func (w *worker) ownMetrics() string {
@@ -288,26 +334,12 @@ func (w *worker) ownMetrics() string {
 // scrapeHost is server.Options.ScrapeHost: the supervisor's sum over all
 // workers. Called from request goroutines.
 func (w *worker) scrapeHost(out io.Writer) error {
-	id := w.seq.Add(1)
-	ch := make(chan string, 1)
-	w.mu.Lock()
-	w.pending[id] = ch
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.pending, id)
-		w.mu.Unlock()
-	}()
-	if err := w.c.Send(ctl.Msg{Kind: ctl.KindMetricsRequest, ID: id}); err != nil {
+	r, err := w.request(context.Background(), ctl.Msg{Kind: ctl.KindMetricsRequest}, scrapeWait)
+	if err != nil {
 		return err
 	}
-	select {
-	case text := <-ch:
-		_, err := io.WriteString(out, text)
-		return err
-	case <-time.After(scrapeWait):
-		return ErrScrapeTimeout
-	}
+	_, err = io.WriteString(out, r.Text)
+	return err
 }
 
 // sendFinalMetrics gives the supervisor this worker's last counters, which

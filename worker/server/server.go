@@ -39,6 +39,9 @@ type Options struct {
 	// AccessLog receives the access log, one JSON line per request, when
 	// the config enables it. Nil = no access log.
 	AccessLog io.Writer
+	// FetchJWKS, when set, fetches JWKS documents through the host's shared
+	// cache instead of from the identity provider directly.
+	FetchJWKS auth.FetchFunc
 	// LimiterTable, when set, is the host's shared-memory rate-limit table
 	// (a memfd from the supervisor). Nil = a private in-process table.
 	LimiterTable *os.File
@@ -180,7 +183,7 @@ func (s *Server) build() error {
 
 	verifiers := make(map[string]*auth.Verifier, len(cfg.AuthPolicies))
 	for i, p := range cfg.AuthPolicies {
-		v, err := auth.New(p, auth.Options{})
+		v, err := auth.New(p, auth.Options{FetchJWKS: s.opts.FetchJWKS})
 		if err != nil {
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("auth_policies[%d]", i), "%v", err))
 			continue
