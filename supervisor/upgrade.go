@@ -99,6 +99,7 @@ func (s *supervisor) beginUpgrade() {
 	u := &upgrade{cmd: cmd, started: time.Now(), metrics: mc}
 	s.upgrading = u
 	s.own.Info("upgrade started", "new_pid", cmd.Process.Pid, "exe", s.exe)
+	s.notifyUpgrade(cmd.Process.Pid, nil)
 	timeout := readyTimeout(s.live.cfg) + upgradeExtra
 	// Pipe reader: ends at the byte, EOF (the new supervisor died) or the
 	// deadline.
@@ -126,6 +127,7 @@ func (s *supervisor) onUpgrade(u *upgrade, err error) {
 	s.upgrading = nil
 	if err != nil {
 		s.own.Error("upgrade", "result", "failed", logging.Err(err))
+		s.notifyUpgrade(u.cmd.Process.Pid, err)
 		u.metrics.Close()
 		s.killUpgrade(u)
 		s.runQueued()
