@@ -48,7 +48,9 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, sc *scratch, ri, status int
 	}
 	b = client.AppendTo(append(b, '"'))
 	b = append(b, '"')
-	b = append(b, `,"gen":`...)
+	b = append(b, `,"trace_id":"`...)
+	b = sc.span.AppendTraceID(b)
+	b = append(b, `","gen":`...)
 	b = strconv.AppendInt(b, int64(s.opts.Generation), 10)
 	b = append(b, `,"worker":`...)
 	b = strconv.AppendInt(b, int64(s.opts.Slot), 10)

@@ -13,6 +13,7 @@ import (
 	"github.com/fluxgate/fluxgate/worker/proxy"
 	"github.com/fluxgate/fluxgate/worker/ratelimit"
 	"github.com/fluxgate/fluxgate/worker/route"
+	"github.com/fluxgate/fluxgate/worker/trace"
 )
 
 // scratch is the per-request working memory, pooled so that a request
@@ -26,6 +27,9 @@ type scratch struct {
 	ident   *auth.Identity
 	keyIn   ratelimit.KeyInput
 	info    proxy.Info
+	span    trace.Span
+	attrs   trace.Attrs
+	tp      []byte // traceparent sent upstream
 	noClaim func(string) (string, bool)
 	claimFn func(string) (string, bool)
 }
@@ -36,6 +40,7 @@ func newScratch() any {
 		norm: make([]byte, 0, 256),
 		fwd:  make([]byte, 0, 256),
 		key:  make([]byte, 0, 128),
+		tp:   make([]byte, 0, 64),
 	}
 	// Bound method values are created once per scratch, not per request.
 	sc.keyIn.Header = sc.header
@@ -54,6 +59,7 @@ func (sc *scratch) reset() {
 	sc.keyIn.Subject = ""
 	sc.keyIn.Claim = nil
 	sc.info = proxy.Info{}
+	sc.attrs = trace.Attrs{}
 }
 
 var (
@@ -82,7 +88,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetConnectionClose()
 		}
 		status := ctx.Response.StatusCode()
-		s.metrics.Route(ri).Observe(ctx.Method(), status, time.Since(start))
+		end := time.Now()
+		s.metrics.Route(ri).Observe(ctx.Method(), status, end.Sub(start))
+		sc.attrs.Route = routeName(s, ri)
+		sc.attrs.Method = trace.Method(ctx.Method())
+		sc.attrs.Status = status
+		s.tracer.End(&sc.span, &sc.attrs, end)
 		s.metrics.End()
 		s.accessLog(ctx, sc, ri, status, start)
 		sc.reset()
@@ -91,6 +102,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 	sc.id = s.ids.requestID(sc.id[:0], ctx.Request.Header.Peek("X-Request-ID"))
 	ctx.Response.Header.SetBytesV("X-Request-ID", sc.id)
+	s.tracer.Start(&sc.span, ctx.Request.Header.Peek("traceparent"), ctx.Request.Header.Peek("tracestate"), start)
 
 	rawPath := ctx.URI().PathOriginal()
 	method := ctx.Method()
@@ -128,11 +140,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		id, aerr := c.verifier.Verify(ctx.Request.Header.Peek("Authorization"), start)
 		if aerr != nil {
 			c.auth.failure(aerr.Reason).Inc()
+			sc.attrs.Auth = aerr.Reason
 			ctx.Response.Header.Set("WWW-Authenticate", aerr.WWWAuthenticate)
 			s.writeError(ctx, sc.id, gatewayError{status: aerr.Status, code: aerr.Code, msg: aerr.Description})
 			return
 		}
 		sc.ident = id
+		sc.attrs.Auth = "ok"
 		c.verifier.ApplyClaims(&ctx.Request.Header, id)
 	}
 
@@ -148,6 +162,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		sc.key = c.limit.AppendKey(sc.key[:0], &sc.keyIn)
 		decision = c.limit.Allow(context.Background(), sc.key)
 		c.rl.observe(decision)
+		sc.attrs.RateLimit = rateLimitOutcome(decision)
 		if !decision.Allowed && !decision.Shadow {
 			c.limit.SetHeaders(&ctx.Response.Header, decision)
 			if decision.Status == fasthttp.StatusServiceUnavailable {
@@ -161,9 +176,19 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 	sc.fwd = rt.AppendRewrite(sc.fwd[:0], norm)
 	sc.info = proxy.Info{ClientIP: client, PeerTrusted: trusted, RequestID: sc.id, TLS: ctx.IsTLS()}
+	// W3C trace context: the upstream's parent is this request's span.
+	sc.tp = sc.span.AppendTraceparent(sc.tp[:0])
+	ctx.Request.Header.SetBytesV("traceparent", sc.tp)
+	if ts := sc.span.TraceState(); len(ts) > 0 {
+		ctx.Request.Header.SetBytesV("tracestate", ts)
+	} else {
+		ctx.Request.Header.Del("tracestate")
+	}
+	sc.attrs.Upstream = c.upstream.Name()
 	t0 := time.Now()
 	attempts, err := c.upstream.Forward(ctx, sc.fwd, &sc.info)
 	c.up.observe(time.Since(t0), attempts, err)
+	sc.attrs.Retries = max(attempts-1, 0)
 	if err != nil {
 		s.writeError(ctx, sc.id, proxyError(err))
 	}
@@ -219,6 +244,18 @@ func routeName(s *Server, ri int) string {
 		return "none"
 	}
 	return s.chains[ri].id
+}
+
+// rateLimitOutcome names a decision for the span attribute.
+func rateLimitOutcome(d ratelimit.Decision) string {
+	switch {
+	case d.Allowed:
+		return "allowed"
+	case d.Shadow:
+		return "refused_shadow"
+	default:
+		return "refused"
+	}
 }
 
 // proxyError maps a proxy failure to the gateway error the client sees.

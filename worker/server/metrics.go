@@ -12,6 +12,7 @@ import (
 	"github.com/fluxgate/fluxgate/worker/proxy"
 	"github.com/fluxgate/fluxgate/worker/ratelimit"
 	"github.com/fluxgate/fluxgate/worker/telemetry"
+	"github.com/fluxgate/fluxgate/worker/trace"
 )
 
 // authReasons is the fixed set of auth failure reasons (the auth package's
@@ -148,5 +149,13 @@ func registerLimiterMetrics(set *metrics.Set, lim *ratelimit.Limiter) {
 		metrics.WriteCounterUint64(w, "fluxgate_redis_errors_total", lim.RedisErrors())
 		metrics.WriteGaugeUint64(w, "fluxgate_redis_up_workers", up)
 		metrics.WriteCounterUint64(w, "fluxgate_ratelimit_local_evictions_total", lim.LocalEvictions())
+	})
+}
+
+// registerTracerMetrics exposes the span exporter's counters.
+func registerTracerMetrics(set *metrics.Set, t *trace.Tracer) {
+	set.RegisterMetricsWriter(func(w io.Writer) {
+		metrics.WriteCounterUint64(w, "fluxgate_trace_spans_exported_total", t.Exported())
+		metrics.WriteCounterUint64(w, "fluxgate_trace_spans_dropped_total", t.Dropped())
 	})
 }

@@ -15,12 +15,14 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fluxgate/fluxgate/config"
+	"github.com/fluxgate/fluxgate/shared/buildinfo"
 	"github.com/fluxgate/fluxgate/shared/ctl"
 	"github.com/fluxgate/fluxgate/worker/auth"
 	"github.com/fluxgate/fluxgate/worker/proxy"
 	"github.com/fluxgate/fluxgate/worker/ratelimit"
 	"github.com/fluxgate/fluxgate/worker/route"
 	"github.com/fluxgate/fluxgate/worker/telemetry"
+	"github.com/fluxgate/fluxgate/worker/trace"
 )
 
 // Options configure a Server. Only Config is required.
@@ -39,6 +41,9 @@ type Options struct {
 	// AccessLog receives the access log, one JSON line per request, when
 	// the config enables it. Nil = no access log.
 	AccessLog io.Writer
+	// Getenv reads the OpenTelemetry variables that enable span export.
+	// nil = os.Getenv.
+	Getenv func(string) string
 	// FetchJWKS, when set, fetches JWKS documents through the host's shared
 	// cache instead of from the identity provider directly.
 	FetchJWKS auth.FetchFunc
@@ -57,6 +62,7 @@ type Server struct {
 	chains   []chain
 	closers  []func()
 	limiter  *ratelimit.Limiter
+	tracer   *trace.Tracer
 	trusted  *proxy.Trusted
 	metrics  *telemetry.Metrics
 	status   atomic.Pointer[ctl.Status]
@@ -113,6 +119,19 @@ func New(opts Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	tracer, err := trace.New(trace.Options{Getenv: opts.Getenv, Logger: log,
+		Worker: opts.Slot, Gen: opts.Generation, Version: buildinfo.Version})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	s.tracer = tracer
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tracer.Shutdown(ctx)
+	})
+	registerTracerMetrics(s.metrics.Set(), tracer)
 	s.srv = &fasthttp.Server{
 		Handler:                       s.handle,
 		ErrorHandler:                  s.handleParseError,
