@@ -38,9 +38,9 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, sc *scratch, ri, status int
 	b = append(b, `,"took":`...)
 	b = strconv.AppendFloat(b, time.Since(start).Seconds(), 'f', 6, 64)
 	b = append(b, `,"bytes_in":`...)
-	b = strconv.AppendInt(b, int64(ctx.Request.Header.ContentLength()), 10)
+	b = strconv.AppendInt(b, requestBytes(&ctx.Request), 10)
 	b = append(b, `,"bytes_out":`...)
-	b = strconv.AppendInt(b, int64(ctx.Response.Header.ContentLength()), 10)
+	b = strconv.AppendInt(b, responseBytes(&ctx.Response), 10)
 	b = append(b, `,"client":`...)
 	client := sc.info.ClientIP
 	if !client.IsValid() {
@@ -58,4 +58,31 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, sc *scratch, ri, status int
 	s.access.WriteLine(b)
 	*bp = b
 	s.lines.Put(bp)
+}
+
+// requestBytes is the request body's size for the access log: its
+// Content-Length (0 without a body), or -1 when unknown (chunked). It never
+// touches a streamed body, which the proxy has consumed.
+func requestBytes(r *fasthttp.Request) int64 {
+	switch n := r.Header.ContentLength(); {
+	case n >= 0:
+		return int64(n)
+	case n == -2: // identity: no body
+		return 0
+	default:
+		return -1
+	}
+}
+
+// responseBytes is the response body's size for the access log: the
+// buffered length, or for a streamed body its Content-Length, -1 when
+// unknown (chunked or close-delimited).
+func responseBytes(r *fasthttp.Response) int64 {
+	if !r.IsBodyStream() {
+		return int64(len(r.Body()))
+	}
+	if n := r.Header.ContentLength(); n >= 0 {
+		return int64(n)
+	}
+	return -1
 }

@@ -190,7 +190,8 @@ func TestAccessLogLine(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &rec); err != nil {
 		t.Fatalf("access log line %q is not JSON: %v", line, err)
 	}
-	for k, want := range map[string]any{"request_id": "log-me-1", "method": "GET", "path": "/api/logged", "route": "api", "upstream": "up", "status": float64(200), "client": "127.0.0.1"} {
+	for k, want := range map[string]any{"request_id": "log-me-1", "method": "GET", "path": "/api/logged", "route": "api", "upstream": "up",
+		"status": float64(200), "client": "127.0.0.1", "bytes_in": float64(0), "bytes_out": float64(len(resp.Body()))} {
 		if rec[k] != want {
 			t.Errorf("access log %s = %v; want %v", k, rec[k], want)
 		}
