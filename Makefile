@@ -55,3 +55,37 @@ bench-micro:
 
 clean:
 	rm -rf $(BIN)
+
+# ---- install ---------------------------------------------------------------
+# `make install` (as root) or `make install DESTDIR=/tmp/pkg` for packaging.
+# The binary goes under PREFIX; the unit and the config follow the Debian
+# layout whatever PREFIX is: /lib/systemd/system (where Debian packages put
+# units; /usr/lib/systemd/system on merged-/usr systems is the same
+# directory) and /etc/fluxgate. The unit's ExecStart is rewritten to
+# $(PREFIX)/bin/fluxgate. An existing config.yaml is never overwritten;
+# uninstall keeps it (like apt remove, not purge).
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+
+.PHONY: install uninstall
+
+## install: binary to $(DESTDIR)$(PREFIX)/bin, systemd unit, default config (kept if present)
+install: build
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/fluxgate
+	install -m 0755 $(BIN)/fluxgate $(DESTDIR)$(PREFIX)/bin/fluxgate
+	sed 's#/usr/local/bin/fluxgate#$(PREFIX)/bin/fluxgate#g; s#/etc/fluxgate#$(SYSCONFDIR)/fluxgate#g' \
+	  scripts/fluxgate.service > $(DESTDIR)$(UNITDIR)/fluxgate.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/fluxgate.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/fluxgate/config.yaml ]; then \
+	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/fluxgate/config.yaml"; \
+	else \
+	  echo "install -m 0644 config/config.yaml $(DESTDIR)$(SYSCONFDIR)/fluxgate/config.yaml"; \
+	  install -m 0644 config/config.yaml $(DESTDIR)$(SYSCONFDIR)/fluxgate/config.yaml; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then echo "next: systemctl daemon-reload && systemctl enable --now fluxgate (see docs/operations.md)"; fi
+
+## uninstall: remove the binary and the unit; the config stays
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/fluxgate $(DESTDIR)$(UNITDIR)/fluxgate.service
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/fluxgate (remove it yourself to purge)"
+	@if [ -z "$(DESTDIR)" ]; then echo "next: systemctl daemon-reload"; fi

@@ -84,7 +84,7 @@ func monotonicUsec() int64 {
 func statusLine(text string) string {
 	text = strings.Join(strings.Fields(text), " ")
 	if len(text) > maxStatusBytes {
-		text = text[:maxStatusBytes-3] + "..."
+		text = strings.ToValidUTF8(text[:maxStatusBytes-3], "") + "..."
 	}
 	return "STATUS=" + text
 }
