@@ -50,6 +50,7 @@
 // Changes that take effect on reload: everything in the config, including
 // server.workers and server.listen_addr (new sockets are opened for a new
 // address; the old address stops being served once the old generation has
-// drained). Environment variables (JWT_SECRET, REDIS_URL, ...) are read at
-// supervisor start; changing them needs a binary upgrade (SIGUSR2) or restart.
+// drained). Environment variables (JWT_SECRET, REDIS_URL, ...) are the
+// supervisor's own: a SIGUSR2 upgrade inherits them unchanged, so changing
+// them takes a restart.
 package supervisor
