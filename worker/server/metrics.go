@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -14,6 +13,9 @@ import (
 	"github.com/fluxgate/fluxgate/worker/telemetry"
 	"github.com/fluxgate/fluxgate/worker/trace"
 )
+
+// q quotes a label value.
+var q = telemetry.QuoteLabel
 
 // authReasons is the fixed set of auth failure reasons (the auth package's
 // Error.Reason values); anything else is counted as "other".
@@ -33,7 +35,7 @@ func newAuthMetrics(set *metrics.Set, policies []config.AuthPolicy) map[string]*
 	for _, p := range policies {
 		am := &authMetrics{byReason: make(map[string]*metrics.Counter, len(authReasons))}
 		for _, r := range authReasons {
-			am.byReason[r] = set.NewCounter(fmt.Sprintf(`fluxgate_auth_failures_total{policy=%q,reason=%q}`, p.Name, r))
+			am.byReason[r] = set.NewCounter(`fluxgate_auth_failures_total{policy=` + q(p.Name) + `,reason=` + q(r) + `}`)
 		}
 		am.other = am.byReason["other"]
 		out[p.Name] = am
@@ -62,8 +64,8 @@ func newLimitMetrics(set *metrics.Set, policies []config.RateLimit) map[string]*
 	for _, p := range policies {
 		lm := &limitMetrics{allowed: map[string]*metrics.Counter{}, refused: map[string]*metrics.Counter{}}
 		for _, src := range limitSources {
-			lm.allowed[src] = set.NewCounter(fmt.Sprintf(`fluxgate_ratelimit_decisions_total{policy=%q,result="allowed",source=%q}`, p.Name, src))
-			lm.refused[src] = set.NewCounter(fmt.Sprintf(`fluxgate_ratelimit_decisions_total{policy=%q,result="refused",source=%q}`, p.Name, src))
+			lm.allowed[src] = set.NewCounter(`fluxgate_ratelimit_decisions_total{policy=` + q(p.Name) + `,result="allowed",source=` + q(src) + `}`)
+			lm.refused[src] = set.NewCounter(`fluxgate_ratelimit_decisions_total{policy=` + q(p.Name) + `,result="refused",source=` + q(src) + `}`)
 		}
 		out[p.Name] = lm
 	}
@@ -95,12 +97,12 @@ func newUpstreamMetrics(set *metrics.Set, upstreams []config.Upstream) map[strin
 	out := make(map[string]*upstreamMetrics, len(upstreams))
 	for _, u := range upstreams {
 		um := &upstreamMetrics{
-			duration: set.NewPrometheusHistogramExt(fmt.Sprintf(`fluxgate_upstream_request_duration_seconds{upstream=%q}`, u.Name), durationBuckets),
-			retries:  set.NewCounter(fmt.Sprintf(`fluxgate_upstream_retries_total{upstream=%q}`, u.Name)),
+			duration: set.NewPrometheusHistogramExt(`fluxgate_upstream_request_duration_seconds{upstream=`+q(u.Name)+`}`, durationBuckets),
+			retries:  set.NewCounter(`fluxgate_upstream_retries_total{upstream=` + q(u.Name) + `}`),
 			errs:     make(map[string]*metrics.Counter, len(upstreamErrorKinds)),
 		}
 		for _, k := range upstreamErrorKinds {
-			um.errs[k] = set.NewCounter(fmt.Sprintf(`fluxgate_upstream_errors_total{upstream=%q,kind=%q}`, u.Name, k))
+			um.errs[k] = set.NewCounter(`fluxgate_upstream_errors_total{upstream=` + q(u.Name) + `,kind=` + q(k) + `}`)
 		}
 		out[u.Name] = um
 	}

@@ -10,9 +10,9 @@
 package telemetry
 
 import (
-	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +89,7 @@ type Route struct {
 func newRoute(set *metrics.Set, id string) *Route {
 	r := &Route{id: id, set: set}
 	r.duration = set.NewPrometheusHistogramExt(
-		fmt.Sprintf(`fluxgate_http_request_duration_seconds{route=%q}`, id), DurationBuckets)
+		`fluxgate_http_request_duration_seconds{route=`+QuoteLabel(id)+`}`, DurationBuckets)
 	empty := map[uint32]*metrics.Counter{}
 	r.counters.Store(&empty)
 	return r
@@ -112,8 +112,8 @@ func (r *Route) counter(mi, status int) *metrics.Counter {
 	if c := old[k]; c != nil {
 		return c
 	}
-	c := r.set.GetOrCreateCounter(`fluxgate_http_requests_total{route="` + r.id +
-		`",method="` + methods[mi] + `",status="` + strconv.Itoa(status) + `"}`)
+	c := r.set.GetOrCreateCounter(`fluxgate_http_requests_total{route=` + QuoteLabel(r.id) +
+		`,method="` + methods[mi] + `",status="` + strconv.Itoa(status) + `"}`)
 	next := make(map[uint32]*metrics.Counter, len(old)+1)
 	for kk, v := range old {
 		next[kk] = v
@@ -136,4 +136,26 @@ func MethodIndex(m []byte) int {
 		}
 	}
 	return len(methods) - 1
+}
+
+// QuoteLabel quotes v as a Prometheus label value: backslash, double quote
+// and newline escaped, everything else (UTF-8 included) as is.
+func QuoteLabel(v string) string {
+	var b strings.Builder
+	b.Grow(len(v) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
