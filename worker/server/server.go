@@ -146,6 +146,7 @@ func New(opts Options) (*Server, error) {
 		IdleTimeout:                   time.Duration(cfg.Server.IdleTimeoutSecs) * time.Second,
 		MaxRequestBodySize:            maxBodyForFasthttp(cfg.Server.MaxBodyBytes),
 		CloseOnShutdown:               true,
+		ReduceMemoryUsage:             cfg.Server.ReduceIdleMemory,
 		Logger:                        discardLogger{},
 	}
 	if opts.AccessLog != nil && cfg.AccessLogEnabled() {
