@@ -152,18 +152,21 @@ func newPool(addr string, connectTimeout, timeout time.Duration, maxConns int) p
 
 var errPoolExhausted = errors.New("all connections busy")
 
-// get returns an idle connection that is still alive, or a new one, and
-// reports whether it was reused. Dead idle connections are closed on the
-// way: they cost no try. Errors are dial errors (or errPoolExhausted when
-// no connection frees up within the connect timeout).
-func (p *pool) get() (*conn, bool, error) {
+// get returns an idle connection that is still alive, or a new one. Dead
+// idle connections are closed on the way: they cost no try. With
+// trustRecent, a connection released less than peekAfter ago is returned
+// without the liveness syscall, and unverified says so: the caller must
+// resend on a fresh connection, at no cost, if it turns out closed before
+// any response byte. Errors are dial errors (or errPoolExhausted when no
+// connection frees up within the connect timeout).
+func (p *pool) get(trustRecent bool) (c *conn, unverified bool, err error) {
 	for {
 		// An idle connection first; a select with both cases ready would
 		// pick one at random.
 		select {
 		case c := <-p.idle:
-			if p.usable(c) {
-				return c, true, nil
+			if ok, unverified := p.usable(c, trustRecent); ok {
+				return c, unverified, nil
 			}
 			continue
 		default:
@@ -175,8 +178,8 @@ func (p *pool) get() (*conn, bool, error) {
 			select {
 			case c := <-p.idle:
 				t.Stop()
-				if p.usable(c) {
-					return c, true, nil
+				if ok, unverified := p.usable(c, trustRecent); ok {
+					return c, unverified, nil
 				}
 				continue
 			case p.slots <- struct{}{}:
@@ -188,7 +191,6 @@ func (p *pool) get() (*conn, bool, error) {
 		break
 	}
 	var nc net.Conn
-	var err error
 	if p.dial != nil {
 		nc, err = p.dial()
 	} else {
@@ -201,14 +203,27 @@ func (p *pool) get() (*conn, bool, error) {
 	return newConn(nc, p.timeout), false, nil
 }
 
-// usable reports whether the idle connection c may carry a request, and
-// discards it if not.
-func (p *pool) usable(c *conn) bool {
-	if time.Since(c.idleSince) < maxIdle && c.alive() {
-		return true
+// peekAfter is how long a connection must have been idle before a
+// trusting caller (an idempotent request with a replayable body) has usable
+// check with a syscall that the upstream has not closed it. A connection
+// released moments ago, the common case under load, almost never is:
+// upstream keep-alive timeouts are seconds long, and one that answered with
+// Connection: close was never pooled. When it was, the caller sees the
+// failure before any response byte and resends for free.
+const peekAfter = time.Second
+
+// usable reports whether the idle connection c may carry a request (and
+// discards it if not), and whether that was assumed without a check.
+func (p *pool) usable(c *conn, trustRecent bool) (ok, unverified bool) {
+	idle := time.Since(c.idleSince)
+	if trustRecent && idle < peekAfter {
+		return true, true
+	}
+	if idle < maxIdle && c.alive() {
+		return true, false
 	}
 	p.discard(c)
-	return false
+	return false, false
 }
 
 // put returns a healthy connection whose last exchange is complete.

@@ -151,6 +151,7 @@ type call struct {
 	stream  io.Reader // upstream response body stream
 	eof     bool
 	closing bool // the connection must not be reused
+	stale   bool // the last try failed on a pooled connection found closed
 }
 
 func (u *Upstream) acquireCall() *call {
@@ -223,6 +224,7 @@ func (u *Upstream) Forward(ctx *fasthttp.RequestCtx, path []byte, info *Info) (a
 	hasBody := !(cl == 0 || cl == -2)
 
 	idempotent := isIdempotent(in.Method())
+	trustRecent := idempotent && replayable // skip the liveness syscall on hot connections
 	for {
 		attempts++
 		if hasBody {
@@ -233,7 +235,14 @@ func (u *Upstream) Forward(ctx *fasthttp.RequestCtx, path []byte, info *Info) (a
 				c.req.SetBodyRaw(buffered)
 			}
 		}
-		err = c.try(in.IsHead())
+		err = c.try(in.IsHead(), trustRecent)
+		if err != nil && c.stale {
+			// The pooled connection had been closed by the upstream: resend
+			// on a connection checked or fresh, at no cost in tries.
+			trustRecent = false
+			attempts--
+			continue
+		}
 		last := attempts >= u.attempts
 		retry := false
 		switch {
@@ -266,9 +275,14 @@ func (u *Upstream) Forward(ctx *fasthttp.RequestCtx, path []byte, info *Info) (a
 // try makes one exchange on a pooled or new connection. On success c.resp
 // holds the response head and, if small, the body; c.stream is set when the
 // body must be streamed; c.conn is the connection still held for it.
-func (c *call) try(head bool) error {
+//
+// c.stale reports a failure that shows the pooled connection was closed
+// before the upstream read anything: it was reused without a liveness check
+// and failed while sending or before the first response byte.
+func (c *call) try(head, trustRecent bool) error {
 	p := &c.u.pool
-	cn, _, err := p.get()
+	c.stale = false
+	cn, unverified, err := p.get(trustRecent)
 	if err != nil {
 		return dialError(p.addr, err)
 	}
@@ -290,6 +304,7 @@ func (c *call) try(head bool) error {
 		if c.body.truncated() {
 			return fmt.Errorf("%w: request body shorter than content-length", ErrBadFraming)
 		}
+		c.stale = unverified
 		return upstreamError("sending request", err)
 	}
 
@@ -302,6 +317,8 @@ func (c *call) try(head bool) error {
 	for n := 0; ; n++ {
 		if err := c.resp.Header.Read(cn.br); err != nil {
 			c.dropConn()
+			// fasthttp reports "closed before the first byte" as io.EOF.
+			c.stale = unverified && n == 0 && errors.Is(err, io.EOF)
 			return upstreamError("reading response headers", err)
 		}
 		code := c.resp.StatusCode()

@@ -462,6 +462,36 @@ func TestStalePooledConn(t *testing.T) {
 	}
 }
 
+// TestStaleHotPooledConn: idempotent requests reuse a just-released
+// connection without the liveness check; when the upstream had closed it
+// silently, the failure before the first response byte is resent on a
+// fresh connection at no cost in tries.
+func TestStaleHotPooledConn(t *testing.T) {
+	served := make(chan struct{}, 16)
+	addr, conns := rawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		c.Close()
+		served <- struct{}{}
+	})
+	u := newUpstream(t, upstreamConfig(addr, nil), Options{}) // attempts 1: no retries
+	g := startGateway(t, u, gatewayConfig{})
+	for i, method := range []string{"GET", "GET", "HEAD", "GET", "DELETE"} {
+		resp := g.do(t, method, "/s", nil, "")
+		r := g.result(t)
+		if resp.StatusCode() != 200 || r.attempts != 1 {
+			t.Fatalf("request %d (%s): status %d attempts %d err %v; want 200 1", i, method, resp.StatusCode(), r.attempts, r.err)
+		}
+		<-served
+	}
+	if conns.Load() != 5 {
+		t.Errorf("upstream saw %d connections; want 5", conns.Load())
+	}
+}
+
 func TestBodyTooLarge(t *testing.T) {
 	addr, complete := completeUpstream(t)
 	u := newUpstream(t, upstreamConfig(addr, nil), Options{MaxBodyBytes: 1000})
