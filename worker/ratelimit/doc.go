@@ -43,10 +43,14 @@
 //     breaker per Limiter opens after consecutive failures or timeouts; while
 //     it is open no decision waits on Redis: each policy's on_redis_failure
 //     applies (local store, allow, or deny with 503). A background goroutine
-//     reconnects and probes with backoff and logs every state change. The
-//     local store keeps its own buckets: when Redis goes down a key may get
-//     up to its burst again from the local store, and a call that timed out
-//     may still have taken its token in Redis.
+//     reconnects and probes with backoff and logs every state change. For
+//     on_redis_failure=local, every Redis decision is mirrored into the
+//     local table (the key's TAT, never lowered), so a fallback continues
+//     the bucket this host last saw instead of granting a fresh burst (a
+//     call that merely timed out under load would otherwise admit up to a
+//     burst more). Consumption by other hosts after that is not seen, a
+//     token may be granted by both stores around a timeout, and a call
+//     that timed out may still have taken its token in Redis.
 //   - [Policy.Allow] never blocks longer than about Options.RedisTimeout and
 //     never returns an error.
 //

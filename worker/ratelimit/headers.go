@@ -23,7 +23,8 @@ const (
 //	X-RateLimit-Reset      seconds until the bucket is full again
 //	RateLimit-Policy       "<policy>";q=<capacity>;w=<seconds to refill it all>
 //	RateLimit              "<policy>";r=<remaining>;t=<seconds until one more token>
-//	Retry-After            on refusals: whole seconds (≥ 1) until a token is available
+//	Retry-After            on refusals (not in shadow mode): whole seconds (≥ 1)
+//	                       until a token is available
 //
 // RateLimit-Policy and RateLimit follow draft-ietf-httpapi-ratelimit-headers
 // (-10/-11: the policy is an sf-string item, q quota, w window, r remaining,
@@ -48,7 +49,7 @@ func (p *Policy) SetHeaders(h *fasthttp.ResponseHeader, d Decision) {
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, ceilSeconds(next), 10)
 	h.SetBytesV(hdrRateLimit, b)
-	if !d.Allowed {
+	if !d.Allowed && !d.Shadow { // a shadow refusal is served: no one waits
 		h.SetBytesV(hdrRetryAfter, strconv.AppendInt(buf[:0], max(ceilSeconds(d.RetryAfter), 1), 10))
 	}
 }

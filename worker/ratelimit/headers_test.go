@@ -49,6 +49,12 @@ func TestSetHeaders(t *testing.T) {
 	f("api-limit", Decision{Status: 503, Limit: 10, RetryAfter: time.Second, Source: SourceFallbackDeny}, map[string]string{
 		"Retry-After": "1",
 	})
+	// Shadow mode: the request is served, so nothing asks the client to wait.
+	f("api-limit", Decision{Status: 429, Limit: 10, Reset: 10 * time.Second, RetryAfter: 1200 * time.Millisecond, Shadow: true}, map[string]string{
+		"X-RateLimit-Remaining": "0",
+		"RateLimit":             `"api-limit";r=0;t=2`,
+		"Retry-After":           "",
+	})
 	f(`we"ird`, Decision{Allowed: true, Limit: 600, Remaining: 599, Reset: 100 * time.Millisecond}, map[string]string{
 		"RateLimit-Policy": `"we\"ird";q=600;w=60`,
 		"RateLimit":        `"we\"ird";r=599;t=1`,

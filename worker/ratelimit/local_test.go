@@ -293,6 +293,29 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// TestTableRaise: a TAT reported by Redis is mirrored (never lowered) and
+// later local decisions continue from it.
+func TestTableRaise(t *testing.T) {
+	tb, err := newTable(make([]uint64, (MinTableBytes)/8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const emit, limit = 10, 20 // capacity 2
+	h := uint64(1) << tatBits
+	tb.raise(h, 1000, 1000) // a full bucket: nothing recorded
+	if ok, reset, _ := tb.take(h, 1000, emit, limit); !ok || reset != 10 {
+		t.Fatalf("take after a no-op raise = %v, %d; want admitted, reset 10", ok, reset)
+	}
+	tb.raise(h, 1000, 1015) // Redis saw more: one and a half tokens used
+	tb.raise(h, 1000, 1005) // never lowered
+	if ok, reset, retry := tb.take(h, 1000, emit, limit); ok || reset != 15 || retry != 5 {
+		t.Fatalf("take after raise = %v, %d, %d; want refused, reset 15, retry 5", ok, reset, retry)
+	}
+	if ok, _, _ := tb.take(h, 1005, emit, limit); !ok {
+		t.Fatal("no token when the mirrored bucket refilled")
+	}
+}
+
 func TestTableLayoutChecked(t *testing.T) {
 	w := make([]uint64, 1024)
 	if _, err := newTable(w); err != nil {

@@ -236,6 +236,14 @@ func (p *Policy) allowRedis(ctx context.Context, key []byte) Decision {
 		return p.fallback(key)
 	}
 	rs.succeed()
+	if p.onFail == failLocal && d.Source == SourceRedis {
+		// Mirror the key's Redis state (its TAT, as a duration from the
+		// decision) into the local table: a fallback then continues the
+		// bucket, instead of granting a fresh burst each time a call times
+		// out. Taking the time after the call errs on the strict side.
+		after := p.l.clock.micros()
+		p.l.local.raise(hash64(p.seed, key), after, after+int64(d.Reset/time.Microsecond))
+	}
 	return d
 }
 

@@ -204,15 +204,17 @@ func TestRedisFailureModes(t *testing.T) {
 	}
 	s.kill()
 
+	// The local store continues the bucket Redis had (mirrored): 4 of the
+	// burst of 5 are left.
 	start := time.Now()
-	for i := range 5 {
+	for i := range 4 {
 		d := l.Policy("local").Allow(ctx, key)
 		if !d.Allowed || d.Source != SourceLocal {
 			t.Fatalf("local fallback #%d: %+v; want admitted by the local store", i, d)
 		}
 	}
-	if took := time.Since(start); took > 5*100*time.Millisecond {
-		t.Fatalf("5 fallback decisions took %v", took)
+	if took := time.Since(start); took > 4*100*time.Millisecond {
+		t.Fatalf("4 fallback decisions took %v", took)
 	}
 	waitFor(t, time.Second, "RedisState down", func() bool { return l.RedisState() == RedisDown })
 	for range 3 {
@@ -223,15 +225,38 @@ func TestRedisFailureModes(t *testing.T) {
 			t.Fatalf("deny mode: %+v", d)
 		}
 	}
-	// The local store still limits: burst 5, 6 taken (1 by Redis).
+	// The local store still limits: burst 5, all taken (1 through Redis).
 	if d := l.Policy("local").Allow(ctx, key); d.Allowed || d.Status != 429 || d.Source != SourceLocal {
-		t.Fatalf("6th local decision: %+v; want refused by the local store", d)
+		t.Fatalf("6th decision: %+v; want refused by the local store", d)
 	}
 
 	s.start()
 	waitFor(t, 15*time.Second, "RedisState up after restart", func() bool { return l.RedisState() == RedisUp })
 	if d := l.Policy("deny").Allow(ctx, key); !d.Allowed || d.Source != SourceRedis {
 		t.Fatalf("after restart: %+v; want admitted by redis", d)
+	}
+}
+
+// TestRedisFallbackContinuesBucket: the local fallback continues the
+// bucket Redis had for the key (mirrored on every Redis decision) rather
+// than granting a fresh burst.
+func TestRedisFallbackContinuesBucket(t *testing.T) {
+	s := startRedis(t)
+	l := newRedisLimiter(t, s.url(), 100*time.Millisecond, config.RateLimit{Name: "m", LimitPerMinute: 6, Burst: 3})
+	p := l.Policy("m")
+	ctx := context.Background()
+	key := []byte("k")
+	for i := range 2 {
+		if d := p.Allow(ctx, key); !d.Allowed || d.Source != SourceRedis {
+			t.Fatalf("Allow #%d = %+v; want admitted by redis", i, d)
+		}
+	}
+	s.kill()
+	if d := p.Allow(ctx, key); !d.Allowed || d.Source != SourceLocal {
+		t.Fatalf("first fallback decision: %+v; want admitted by the local store (1 of 3 left)", d)
+	}
+	if d := p.Allow(ctx, key); d.Allowed || d.Source != SourceLocal {
+		t.Fatalf("second fallback decision: %+v; want refused: the bucket is empty", d)
 	}
 }
 

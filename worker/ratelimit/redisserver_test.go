@@ -31,6 +31,9 @@ type redisServer struct {
 	args []string
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
+	// exited is closed when cmd has exited (the only goroutine that waits
+	// for it); out may be read only after that.
+	exited chan struct{}
 }
 
 // startRedis starts a private redis-server on a unix socket and waits until
@@ -132,6 +135,7 @@ func (s *redisServer) tryStart() error {
 		return err
 	}
 	exited := make(chan struct{})
+	s.exited = exited
 	go func(c *exec.Cmd) { c.Wait(); close(exited) }(s.cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -146,6 +150,7 @@ func (s *redisServer) tryStart() error {
 		time.Sleep(5 * time.Millisecond) // polling a condition
 	}
 	s.cmd.Process.Kill()
+	<-exited
 	return fmt.Errorf("redis-server not ready: %s", s.out)
 }
 
@@ -160,11 +165,16 @@ func (s *redisServer) url() string {
 func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 func (s *redisServer) kill() {
-	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
-		s.cmd.Process.Signal(syscall.SIGKILL)
-		s.cmd.Process.Wait()
+	if s.exited == nil {
+		return // never started
 	}
-	if s.t.Failed() && s.out != nil && s.out.Len() > 0 {
+	select {
+	case <-s.exited:
+	default:
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.exited
+	}
+	if s.t.Failed() && s.out.Len() > 0 {
 		s.t.Logf("redis-server output:\n%s", s.out)
 	}
 }

@@ -68,38 +68,12 @@ func (t *table) evictions() uint64 { return atomic.LoadUint64(&t.words[wordEvict
 // full again (reset) and, on refusal, until one token is available (retry).
 func (t *table) take(h uint64, now, emit, limit int64) (ok bool, reset, retry int64) {
 	tag := h >> tatBits
-	base := headerWords + (h&t.mask)*slotsPerBucket
-	bucket := t.words[base : base+slotsPerBucket : base+slotsPerBucket]
+	bucket := t.bucket(h)
 	for {
-		idx, evict := -1, false
-		var old uint64
-		free, victim := -1, -1
-		var freeOld, victimOld uint64
-		minTAT := uint64(1<<64 - 1)
-		for i := range bucket {
-			v := atomic.LoadUint64(&bucket[i])
-			if v>>tatBits == tag {
-				idx, old = i, v
-				break
-			}
-			if tat := v & tatMask; int64(tat) <= now {
-				if free < 0 {
-					free, freeOld = i, v
-				}
-			} else if tat < minTAT {
-				minTAT, victim, victimOld = tat, i, v
-			}
-		}
+		idx, old, mine, evict := findSlot(bucket, tag, now)
 		tat := now
-		switch {
-		case idx >= 0:
-			if cur := int64(old & tatMask); cur > now {
-				tat = cur
-			}
-		case free >= 0:
-			idx, old = free, freeOld
-		default:
-			idx, old, evict = victim, victimOld, true
+		if cur := int64(old & tatMask); mine && cur > now {
+			tat = cur
 		}
 		next := tat + emit
 		if next-now > limit {
@@ -112,4 +86,60 @@ func (t *table) take(h uint64, now, emit, limit int64) (ok bool, reset, retry in
 			return true, next - now, 0
 		}
 	}
+}
+
+// raise makes the TAT of the key hashed to h at least tat (µs): the state
+// another store (Redis) reported for the key, so that a local decision
+// taken later continues that bucket instead of starting a full one. It
+// never lowers a TAT, and records nothing for a full bucket (tat ≤ now).
+func (t *table) raise(h uint64, now, tat int64) {
+	if tat <= now {
+		return
+	}
+	tag := h >> tatBits
+	bucket := t.bucket(h)
+	for {
+		idx, old, mine, evict := findSlot(bucket, tag, now)
+		if mine && int64(old&tatMask) >= tat {
+			return
+		}
+		if atomic.CompareAndSwapUint64(&bucket[idx], old, tag<<tatBits|uint64(tat)&tatMask) {
+			if evict {
+				atomic.AddUint64(&t.words[wordEvictions], 1)
+			}
+			return
+		}
+	}
+}
+
+// bucket returns the slots of the bucket of the key hashed to h.
+func (t *table) bucket(h uint64) []uint64 {
+	base := headerWords + (h&t.mask)*slotsPerBucket
+	return t.words[base : base+slotsPerBucket : base+slotsPerBucket]
+}
+
+// findSlot picks the slot of the key tagged tag at now and returns its
+// index and the value read: the key's own slot (mine), else the first free
+// one, else the live slot closest to expiry (evict).
+func findSlot(bucket []uint64, tag uint64, now int64) (idx int, old uint64, mine, evict bool) {
+	free, victim := -1, -1
+	var freeOld, victimOld uint64
+	minTAT := uint64(1<<64 - 1)
+	for i := range bucket {
+		v := atomic.LoadUint64(&bucket[i])
+		if v>>tatBits == tag {
+			return i, v, true, false
+		}
+		if tat := v & tatMask; int64(tat) <= now {
+			if free < 0 {
+				free, freeOld = i, v
+			}
+		} else if tat < minTAT {
+			minTAT, victim, victimOld = tat, i, v
+		}
+	}
+	if free >= 0 {
+		return free, freeOld, false, false
+	}
+	return victim, victimOld, false, true
 }
