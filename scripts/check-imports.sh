@@ -3,7 +3,8 @@
 #   config imports nothing of ours;
 #   worker/... (but the worker entry point worker/proc) never imports
 #     supervisor/..., os/exec, os/signal or go-reuseport;
-#   supervisor/... never imports worker/... or fasthttp.
+#   supervisor/... never imports worker/... or fasthttp;
+#   only tests import bench/redistest.
 set -euo pipefail
 mod=github.com/fluxgate/fluxgate
 fail=0
@@ -26,4 +27,8 @@ if go list "$mod/supervisor/..." >/dev/null 2>&1; then
 		check "$p" "^($mod/worker|github.com/valyala/fasthttp)" "supervisor knows no data plane"
 	done
 fi
+# bench/redistest starts processes for tests only.
+for p in $(go list ./... | grep -v "^$mod/bench/redistest$"); do
+	check "$p" "^$mod/bench/redistest$" "redistest is for tests only"
+done
 exit $fail

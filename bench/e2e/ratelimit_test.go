@@ -15,12 +15,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fluxgate/fluxgate/bench/redistest"
 )
 
 // The rate-limiting contract of SPEC §4 through the real binary: exact
 // limits across workers, gateways and a Redis Cluster, cached refusals,
 // Redis failure modes, keys, headers and shadow mode. Every Redis is a
-// redis-server process started by the test (redis_test.go).
+// redis-server process started by the test (package redistest).
 
 // rlConfig is a gateway config with an upstream, a route /rl limited by
 // policy "p" (limits holds the rate_limits items), and a route /free
@@ -334,7 +336,7 @@ func TestRateLimitExact(t *testing.T) {
 			up := StartUpstream(t, "rl")
 			url := ""
 			if c.store == "redis" {
-				url = StartRedis(t).URL()
+				url = redistest.Start(t).URL()
 			}
 			var gws []*Gateway
 			var urls []string
@@ -365,7 +367,7 @@ func TestRateLimitRedisCluster(t *testing.T) {
 		t.Skip("cluster and 3 s of load")
 	}
 	t.Parallel()
-	nodes := StartRedisCluster(t)
+	nodes := redistest.StartCluster(t, 3)
 	var seeds []string
 	for _, n := range nodes {
 		seeds = append(seeds, n.Addr())
@@ -417,7 +419,7 @@ func TestRateLimitClientSideCache(t *testing.T) {
 		t.Skip("waits for a 5 s refill")
 	}
 	t.Parallel()
-	r := StartRedis(t)
+	r := redistest.Start(t)
 	up := StartUpstream(t, "rl")
 	const workers = 2
 	g := StartGateway(t, GatewayOptions{Config: rlConfigTimeout(workers, up.Addr, r.URL(), exactTimeoutMS, "", `  - name: p
@@ -501,7 +503,7 @@ func TestRateLimitRedisFailure(t *testing.T) {
 }
 
 func testRedisFailure(t *testing.T, mode string) {
-	r := StartRedis(t)
+	r := redistest.Start(t)
 	up := StartUpstream(t, "rl")
 	const workers = 2
 	// A killed Redis is noticed at once (connection refused), whatever the
@@ -610,7 +612,7 @@ func TestRateLimitRedisStopped(t *testing.T) {
 		t.Skip("Redis stall under load")
 	}
 	t.Parallel()
-	r := StartRedis(t)
+	r := redistest.Start(t)
 	up := StartUpstream(t, "rl")
 	const workers, timeout = 2, 50 * time.Millisecond
 	g := StartGateway(t, GatewayOptions{Config: rlConfigTimeout(workers, up.Addr, r.URL(), int(timeout/time.Millisecond), "", `  - name: p
@@ -659,7 +661,7 @@ func TestRateLimitRedisStopped(t *testing.T) {
 // response headers and the JSON 429, and shadow mode.
 func TestRateLimitContract(t *testing.T) {
 	t.Parallel()
-	r := StartRedis(t)
+	r := redistest.Start(t)
 	up := StartUpstream(t, "rl")
 
 	t.Run("keys", func(t *testing.T) {

@@ -2,13 +2,12 @@ package ratelimit
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fluxgate/fluxgate/bench/redistest"
 	"github.com/fluxgate/fluxgate/config"
 )
 
@@ -19,30 +18,10 @@ func TestRedisCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Skip("no redis-cli")
-	}
-	var nodes []*redisServer
+	nodes := redistest.StartCluster(t, 3)
 	var addrs []string
-	for range 3 {
-		dir := t.TempDir()
-		s := startRedisTCP(t, dir, true, "--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf")
-		nodes = append(nodes, s)
-		addrs = append(addrs, s.addr())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
 	for _, s := range nodes {
-		waitFor(t, 20*time.Second, "cluster_state:ok", func() bool {
-			info, err := s.tryDo("CLUSTER", "INFO")
-			return err == nil && strings.Contains(info, "cluster_state:ok")
-		})
+		addrs = append(addrs, s.Addr())
 	}
 
 	url := strings.Join(addrs, ",")
@@ -75,7 +54,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	used := 0
 	for _, s := range nodes {
-		if s.commandCalls("evalsha") > 0 {
+		if s.CommandCalls("evalsha")["evalsha"] > 0 {
 			used++
 		}
 	}
@@ -95,20 +74,11 @@ func TestRedisSentinel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sentinel test")
 	}
-	master := startRedisTCP(t, t.TempDir(), false)
-	dir := t.TempDir()
-	conf := dir + "/sentinel.conf"
-	if err := os.WriteFile(conf, []byte("sentinel monitor mymaster 127.0.0.1 "+strconv.Itoa(master.port)+" 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sentinel := startRedisConf(t, dir, conf, false, "--sentinel")
-	waitFor(t, 10*time.Second, "sentinel knows the master", func() bool {
-		r, err := sentinel.tryDo("SENTINEL", "ckquorum", "mymaster")
-		return err == nil && strings.HasPrefix(r, "OK")
-	})
+	master := redistest.StartTCP(t, false)
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
 	for i, url := range []string{
-		"redis-sentinel://" + sentinel.addr() + "/mymaster",
-		"redis://" + sentinel.addr() + "?master_set=mymaster",
+		"redis-sentinel://" + sentinel.Addr() + "/mymaster",
+		"redis://" + sentinel.Addr() + "?master_set=mymaster",
 	} {
 		name := "s" + strconv.Itoa(i)
 		l := newRedisLimiter(t, url, 500*time.Millisecond, config.RateLimit{Name: name, LimitPerMinute: 60, Burst: 2})
@@ -125,7 +95,7 @@ func TestRedisSentinel(t *testing.T) {
 			t.Fatalf("%s: decisions %q; want %q", url, got, want)
 		}
 	}
-	if n := master.commandCalls("evalsha"); n != 6 {
+	if n := master.CommandCalls("evalsha")["evalsha"]; n != 6 {
 		t.Fatalf("master ran the script %d times; want 6", n)
 	}
 }

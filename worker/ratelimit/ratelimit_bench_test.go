@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxgate/fluxgate/bench/redistest"
 	"github.com/fluxgate/fluxgate/config"
 	"github.com/valyala/fasthttp"
 )
@@ -53,8 +54,8 @@ func BenchmarkLocalAllowParallel(b *testing.B) {
 // BenchmarkCachedRefusal is a refusal of a key that Redis refused before
 // (per-process map, no Redis round trip).
 func BenchmarkCachedRefusal(b *testing.B) {
-	s := startRedis(b)
-	l := newRedisLimiter(b, s.url(), time.Second, config.RateLimit{Name: "p", LimitPerMinute: 1, Burst: 1})
+	s := redistest.Start(b)
+	l := newRedisLimiter(b, s.URL(), time.Second, config.RateLimit{Name: "p", LimitPerMinute: 1, Burst: 1})
 	p := l.Policy("p")
 	ctx, key := context.Background(), []byte("192.0.2.1")
 	p.Allow(ctx, key)
@@ -72,10 +73,10 @@ func BenchmarkCachedRefusal(b *testing.B) {
 // BenchmarkCachedRefusalMarker is a refusal in a process that learned of
 // the block from the :blk marker (client-side cache hit, no round trip).
 func BenchmarkCachedRefusalMarker(b *testing.B) {
-	s := startRedis(b)
+	s := redistest.Start(b)
 	pol := config.RateLimit{Name: "p", LimitPerMinute: 1, Burst: 1}
-	a := newRedisLimiter(b, s.url(), time.Second, pol)
-	o := newRedisLimiter(b, s.url(), time.Second, pol)
+	a := newRedisLimiter(b, s.URL(), time.Second, pol)
+	o := newRedisLimiter(b, s.URL(), time.Second, pol)
 	ctx, key := context.Background(), []byte("192.0.2.1")
 	a.Policy("p").Allow(ctx, key)
 	a.Policy("p").Allow(ctx, key)
@@ -91,8 +92,8 @@ func BenchmarkCachedRefusalMarker(b *testing.B) {
 // BenchmarkRedisAllowParallel runs admitted decisions (one script call
 // each, auto-pipelined) against a local redis-server from many goroutines.
 func BenchmarkRedisAllowParallel(b *testing.B) {
-	s := startRedis(b)
-	l := newRedisLimiter(b, s.url(), time.Second, config.RateLimit{Name: "p", LimitPerMinute: 6e7, Burst: 1e7})
+	s := redistest.Start(b)
+	l := newRedisLimiter(b, s.URL(), time.Second, config.RateLimit{Name: "p", LimitPerMinute: 6e7, Burst: 1e7})
 	p := l.Policy("p")
 	ctx := context.Background()
 	var id, fallbacks atomic.Int64

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fluxgate/fluxgate/bench/redistest"
 	"github.com/fluxgate/fluxgate/config"
 )
 
@@ -51,10 +51,10 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestRedisBurstThenSteady(t *testing.T) {
-	s := startRedis(t)
+	s := redistest.Start(t)
 	// 10 tokens/s, burst 20: the lower bound survives 2s stalls.
 	pol := config.RateLimit{Name: "exact", LimitPerMinute: 600, Burst: 20}
-	l := newRedisLimiter(t, s.url(), 200*time.Millisecond, pol)
+	l := newRedisLimiter(t, s.URL(), 200*time.Millisecond, pol)
 	p := l.Policy("exact")
 	if d := p.Allow(context.Background(), []byte("warm")); d.Source != SourceRedis {
 		t.Fatalf("first decision from %q; want redis", d.Source)
@@ -68,12 +68,12 @@ func TestRedisBurstThenSteady(t *testing.T) {
 // three worker processes would, each with its own client and caches) with
 // two goroutines each.
 func TestRedisExactAcrossWorkers(t *testing.T) {
-	s := startRedis(t)
+	s := redistest.Start(t)
 	// 50 tokens/s, burst 50: the lower bound survives 1s stalls.
 	pol := config.RateLimit{Name: "shared", LimitPerMinute: 3000, Burst: 50}
 	var limiters []*Limiter
 	for range 3 {
-		limiters = append(limiters, newRedisLimiter(t, s.url(), 200*time.Millisecond, pol))
+		limiters = append(limiters, newRedisLimiter(t, s.URL(), 200*time.Millisecond, pol))
 	}
 	key := []byte("198.51.100.1")
 	drained, first, empty := drain(limiters[0], limiters[0].Policy("shared"), key)
@@ -103,10 +103,10 @@ func TestRedisExactAcrossWorkers(t *testing.T) {
 // in another one (the :blk marker through client-side caching), and that it
 // is admitted again once a token is available.
 func TestRedisCachedRefusals(t *testing.T) {
-	s := startRedis(t)
+	s := redistest.Start(t)
 	pol := config.RateLimit{Name: "cache", LimitPerMinute: 120, Burst: 2} // one token per 500ms
-	a := newRedisLimiter(t, s.url(), 200*time.Millisecond, pol)
-	b := newRedisLimiter(t, s.url(), 200*time.Millisecond, pol)
+	a := newRedisLimiter(t, s.URL(), 200*time.Millisecond, pol)
+	b := newRedisLimiter(t, s.URL(), 200*time.Millisecond, pol)
 	pa, pb := a.Policy("cache"), b.Policy("cache")
 	ctx := context.Background()
 	key := []byte("203.0.113.9")
@@ -120,8 +120,11 @@ func TestRedisCachedRefusals(t *testing.T) {
 		t.Fatalf("Allow #3 = %+v; want refused by redis", d)
 	}
 	refusedAt := time.Now()
-	scripts := func() int { return s.commandCalls("evalsha") + s.commandCalls("eval") }
-	evals, gets := scripts(), s.commandCalls("get")
+	scripts := func() int {
+		c := s.CommandCalls("evalsha", "eval")
+		return c["evalsha"] + c["eval"]
+	}
+	evals, gets := scripts(), s.CommandCalls("get")["get"]
 
 	for range 1000 {
 		if d := pa.Allow(ctx, key); d.Allowed || d.Source != SourceCache {
@@ -136,7 +139,7 @@ func TestRedisCachedRefusals(t *testing.T) {
 			t.Fatalf("blocked key in another process: %+v; want refused from cache", d)
 		}
 	}
-	nEvals, nGets := scripts(), s.commandCalls("get")
+	nEvals, nGets := scripts(), s.CommandCalls("get")["get"]
 	t.Logf("2000 refusals of a blocked key: %d script calls, %d GET (marker read once by the second process)", nEvals-evals, nGets-gets)
 	if nEvals != evals || nGets-gets > 1 {
 		t.Fatalf("cached refusals cost %d script calls and %d GETs; want 0 and ≤ 1", nEvals-evals, nGets-gets)
@@ -162,10 +165,10 @@ func TestRedisCachedRefusals(t *testing.T) {
 // operator's reset): the process that learned of the block through the
 // cached marker admits at once, well before the natural refill.
 func TestRedisMarkerInvalidation(t *testing.T) {
-	s := startRedis(t)
+	s := redistest.Start(t)
 	pol := config.RateLimit{Name: "inv", LimitPerMinute: 1, Burst: 1} // a refill takes a minute
-	a := newRedisLimiter(t, s.url(), 200*time.Millisecond, pol)
-	b := newRedisLimiter(t, s.url(), 200*time.Millisecond, pol)
+	a := newRedisLimiter(t, s.URL(), 200*time.Millisecond, pol)
+	b := newRedisLimiter(t, s.URL(), 200*time.Millisecond, pol)
 	ctx := context.Background()
 	key := []byte("k")
 	a.Policy("inv").Allow(ctx, key)
@@ -175,7 +178,7 @@ func TestRedisMarkerInvalidation(t *testing.T) {
 	if d := b.Policy("inv").Allow(ctx, key); d.Allowed || d.Source != SourceCache {
 		t.Fatalf("other process: %+v; want refused from the cached marker", d)
 	}
-	s.do("DEL", "rl:{inv:k}", "rl:{inv:k}:blk")
+	s.Do("DEL", "rl:{inv:k}", "rl:{inv:k}:blk")
 	var got Decision
 	waitFor(t, 2*time.Second, "admission after the marker was deleted", func() bool {
 		got = b.Policy("inv").Allow(ctx, key)
@@ -189,8 +192,8 @@ func TestRedisMarkerInvalidation(t *testing.T) {
 // TestRedisFailureModes kills Redis: each policy's on_redis_failure applies
 // at once, and Redis is used again after it restarts.
 func TestRedisFailureModes(t *testing.T) {
-	s := startRedis(t)
-	l := newRedisLimiter(t, s.url(), 100*time.Millisecond,
+	s := redistest.Start(t)
+	l := newRedisLimiter(t, s.URL(), 100*time.Millisecond,
 		config.RateLimit{Name: "local", LimitPerMinute: 60, Burst: 5},
 		config.RateLimit{Name: "allow", LimitPerMinute: 60, Burst: 1, OnRedisFailure: "allow"},
 		config.RateLimit{Name: "deny", LimitPerMinute: 60, Burst: 5, OnRedisFailure: "deny"})
@@ -202,7 +205,7 @@ func TestRedisFailureModes(t *testing.T) {
 	if d := l.Policy("local").Allow(ctx, key); !d.Allowed || d.Source != SourceRedis {
 		t.Fatalf("before the kill: %+v", d)
 	}
-	s.kill()
+	s.Kill()
 
 	// The local store continues the bucket Redis had (mirrored): 4 of the
 	// burst of 5 are left.
@@ -230,7 +233,7 @@ func TestRedisFailureModes(t *testing.T) {
 		t.Fatalf("6th decision: %+v; want refused by the local store", d)
 	}
 
-	s.start()
+	s.Restart()
 	waitFor(t, 15*time.Second, "RedisState up after restart", func() bool { return l.RedisState() == RedisUp })
 	if d := l.Policy("deny").Allow(ctx, key); !d.Allowed || d.Source != SourceRedis {
 		t.Fatalf("after restart: %+v; want admitted by redis", d)
@@ -241,8 +244,8 @@ func TestRedisFailureModes(t *testing.T) {
 // bucket Redis had for the key (mirrored on every Redis decision) rather
 // than granting a fresh burst.
 func TestRedisFallbackContinuesBucket(t *testing.T) {
-	s := startRedis(t)
-	l := newRedisLimiter(t, s.url(), 100*time.Millisecond, config.RateLimit{Name: "m", LimitPerMinute: 6, Burst: 3})
+	s := redistest.Start(t)
+	l := newRedisLimiter(t, s.URL(), 100*time.Millisecond, config.RateLimit{Name: "m", LimitPerMinute: 6, Burst: 3})
 	p := l.Policy("m")
 	ctx := context.Background()
 	key := []byte("k")
@@ -251,7 +254,7 @@ func TestRedisFallbackContinuesBucket(t *testing.T) {
 			t.Fatalf("Allow #%d = %+v; want admitted by redis", i, d)
 		}
 	}
-	s.kill()
+	s.Kill()
 	if d := p.Allow(ctx, key); !d.Allowed || d.Source != SourceLocal {
 		t.Fatalf("first fallback decision: %+v; want admitted by the local store (1 of 3 left)", d)
 	}
@@ -263,16 +266,16 @@ func TestRedisFallbackContinuesBucket(t *testing.T) {
 // TestRedisStoppedBreaker freezes Redis (SIGSTOP): decisions return within a
 // bound of the timeout, the breaker opens, and later decisions do not wait.
 func TestRedisStoppedBreaker(t *testing.T) {
-	s := startRedis(t)
+	s := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
-	l := newRedisLimiter(t, s.url(), timeout, config.RateLimit{Name: "p", LimitPerMinute: 600, Burst: 100})
+	l := newRedisLimiter(t, s.URL(), timeout, config.RateLimit{Name: "p", LimitPerMinute: 600, Burst: 100})
 	p := l.Policy("p")
 	ctx := context.Background()
 	if d := p.Allow(ctx, []byte("k")); d.Source != SourceRedis {
 		t.Fatalf("before SIGSTOP: %+v", d)
 	}
-	s.signal(syscall.SIGSTOP)
-	defer s.signal(syscall.SIGCONT)
+	s.Signal(syscall.SIGSTOP)
+	defer s.Signal(syscall.SIGCONT)
 	for i := 0; l.RedisState() == RedisUp; i++ {
 		if i == 10 {
 			t.Fatal("breaker still closed after 10 timed-out decisions")
@@ -293,7 +296,7 @@ func TestRedisStoppedBreaker(t *testing.T) {
 	if took := time.Since(start); took > 10*timeout {
 		t.Fatalf("100 decisions with the breaker open took %v", took)
 	}
-	s.signal(syscall.SIGCONT)
+	s.Signal(syscall.SIGCONT)
 	waitFor(t, 15*time.Second, "RedisState up after SIGCONT", func() bool { return l.RedisState() == RedisUp })
 	if d := p.Allow(ctx, []byte("k")); d.Source != SourceRedis {
 		t.Fatalf("after SIGCONT: %+v; want redis", d)
@@ -303,10 +306,9 @@ func TestRedisStoppedBreaker(t *testing.T) {
 // TestRedisUnreachableAtStart: New succeeds without Redis and the limiter
 // connects once Redis appears.
 func TestRedisUnreachableAtStart(t *testing.T) {
-	s := &redisServer{t: t, dir: t.TempDir()}
-	s.sock = s.dir + "/late.sock"
+	s := redistest.NewUnstarted(t)
 	start := time.Now()
-	l := newRedisLimiter(t, s.url(), 50*time.Millisecond, config.RateLimit{Name: "p", LimitPerMinute: 60})
+	l := newRedisLimiter(t, s.URL(), 50*time.Millisecond, config.RateLimit{Name: "p", LimitPerMinute: 60})
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("New took %v without redis", took)
 	}
@@ -316,11 +318,7 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 	if d := l.Policy("p").Allow(context.Background(), []byte("k")); d.Source != SourceLocal {
 		t.Fatalf("decision without redis: %+v", d)
 	}
-	if _, err := os.Stat(redisBinary); err != nil {
-		t.Skip("no redis-server")
-	}
-	s.start()
-	t.Cleanup(s.kill)
+	s.Restart() // skips without redis-server
 	waitFor(t, 15*time.Second, "RedisState up", func() bool { return l.RedisState() == RedisUp })
 	if d := l.Policy("p").Allow(context.Background(), []byte("k")); d.Source != SourceRedis {
 		t.Fatalf("decision after connect: %+v", d)

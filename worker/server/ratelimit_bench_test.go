@@ -1,21 +1,13 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fluxgate/fluxgate/bench/redistest"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 )
@@ -30,116 +22,10 @@ import (
 // on a unix socket), and a key Redis already refused (answered 429 from the
 // per-process cache, no round trip).
 
-// benchRedis is a redis-server started by a benchmark on a unix socket and
-// stopped by PID at cleanup.
-type benchRedis struct {
-	sock string
-	cmd  *exec.Cmd
-}
-
-func startBenchRedis(b *testing.B) *benchRedis {
-	b.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		b.Skip("no redis-server")
-	}
-	dir, err := os.MkdirTemp("", "fg-bench-redis-") // short: socket paths ≤ 107 bytes
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := &benchRedis{sock: filepath.Join(dir, "redis.sock")}
-	var out bytes.Buffer
-	r.cmd = exec.Command(bin, "--port", "0", "--unixsocket", r.sock, "--unixsocketperm", "700",
-		"--save", "", "--appendonly", "no", "--dir", dir)
-	r.cmd.Stdout, r.cmd.Stderr = &out, &out
-	if err := r.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { r.cmd.Wait(); close(exited) }()
-	b.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			r.cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		}
-		os.RemoveAll(dir)
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if reply, err := r.do("PING"); err == nil && reply == "PONG" {
-			return r
-		}
-		select {
-		case <-exited:
-			b.Fatalf("redis-server exited: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("redis-server not ready: %s", out.String())
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition
-	}
-}
-
-// do runs one command on a fresh connection and returns a simple, integer
-// or bulk string reply as text.
-func (r *benchRedis) do(args ...string) (string, error) {
-	c, err := net.DialTimeout("unix", r.sock, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	var w bytes.Buffer
-	fmt.Fprintf(&w, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&w, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write(w.Bytes()); err != nil {
-		return "", err
-	}
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	switch {
-	case line == "":
-		return "", fmt.Errorf("empty reply")
-	case line[0] == '+' || line[0] == ':':
-		return line[1:], nil
-	case line[0] == '$':
-		n, _ := strconv.Atoi(line[1:])
-		if n < 0 {
-			return "", nil
-		}
-		buf := make([]byte, n+2)
-		_, err := io.ReadFull(br, buf)
-		return string(buf[:n]), err
-	default:
-		return "", fmt.Errorf("redis %v: %s", args, line)
-	}
-}
-
 // scriptCalls is evalsha + eval calls from INFO commandstats.
-func (r *benchRedis) scriptCalls(b *testing.B) int {
-	b.Helper()
-	info, err := r.do("INFO", "commandstats")
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for line := range strings.SplitSeq(info, "\n") {
-		for _, cmd := range []string{"evalsha", "eval"} {
-			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
-				c, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
-				n += c
-			}
-		}
-	}
-	return n
+func scriptCalls(r *redistest.Server) int {
+	c := r.CommandCalls("evalsha", "eval")
+	return c["evalsha"] + c["eval"]
 }
 
 // limitedRoute is a route /limited/... under policy name; the policies
@@ -156,18 +42,18 @@ func limitedRoute(name string) string {
 // redis-server (a limit that never refuses). It fails if decisions fell
 // back (fewer script calls than requests).
 func BenchmarkChainRateLimitRedis(b *testing.B) {
-	r := startBenchRedis(b)
+	r := redistest.Start(b)
 	benchChain(b, fmt.Sprintf(`redis:
-  url: "unix://%s"
+  url: "%s"
   timeout_ms: 1000
 rate_limits:
   - name: roomy
     limit_per_minute: 100000000
     key: [route_path]
-`, r.sock), limitedRoute("roomy"), nil, "/limited/x", nil)
+`, r.URL()), limitedRoute("roomy"), nil, "/limited/x", nil)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
-	if calls := r.scriptCalls(b); calls < b.N {
+	if calls := scriptCalls(r); calls < b.N {
 		b.Fatalf("%d script calls for %d requests: decisions fell back", calls, b.N)
 	}
 }
@@ -176,25 +62,23 @@ rate_limits:
 // refused: every request is answered 429 (with the rate-limit headers and
 // the JSON error) from the per-process cache, without a Redis round trip.
 func BenchmarkChainRateLimitRedisBlocked(b *testing.B) {
-	r := startBenchRedis(b)
+	r := redistest.Start(b)
 	// The key's TAT an hour ahead (Redis TIME, µs): refused until then.
-	if _, err := r.do("EVAL", `local t = redis.call('TIME')
-redis.call('SET', KEYS[1], string.format('%.0f', t[1] * 1000000 + t[2] + 3600000000))`, "1", "rl:{tight:limited}"); err != nil {
-		b.Fatal(err)
-	}
+	r.Do("EVAL", `local t = redis.call('TIME')
+redis.call('SET', KEYS[1], string.format('%.0f', t[1] * 1000000 + t[2] + 3600000000))`, "1", "rl:{tight:limited}")
 	benchChainWant(b, fmt.Sprintf(`redis:
-  url: "unix://%s"
+  url: "%s"
   timeout_ms: 1000
 rate_limits:
   - name: tight
     limit_per_minute: 1
     burst: 1
     key: [route_path]
-`, r.sock), limitedRoute("tight"), nil, "/limited/x", nil, 429)
+`, r.URL()), limitedRoute("tight"), nil, "/limited/x", nil, 429)
 	b.StopTimer()
 	// Only the first requests, racing before the refusal is cached (or
 	// before the marker's invalidation arrived), run the script.
-	if calls, most := r.scriptCalls(b), 2*runtime.GOMAXPROCS(0)+2; calls > most {
+	if calls, most := scriptCalls(r), 2*runtime.GOMAXPROCS(0)+2; calls > most {
 		b.Fatalf("%d script calls for %d refusals of a blocked key; want ≤ %d", calls, b.N, most)
 	}
 }
@@ -269,16 +153,16 @@ func BenchmarkChainBusyRateLimitLocal(b *testing.B) {
 }
 
 func BenchmarkChainBusyRateLimitRedis(b *testing.B) {
-	r := startBenchRedis(b)
+	r := redistest.Start(b)
 	benchChainBusy(b, fmt.Sprintf(`redis:
-  url: "unix://%s"
+  url: "%s"
   timeout_ms: 1000
 rate_limits:
   - name: roomy
     limit_per_minute: 100000000
     key: [route_path]
-`, r.sock), limitedRoute("roomy"), "/limited/x")
-	if calls := r.scriptCalls(b); calls < b.N {
+`, r.URL()), limitedRoute("roomy"), "/limited/x")
+	if calls := scriptCalls(r); calls < b.N {
 		b.Fatalf("%d script calls for %d requests: decisions fell back", calls, b.N)
 	}
 }
