@@ -149,6 +149,7 @@ type call struct {
 
 	conn    *conn
 	stream  io.Reader // upstream response body stream
+	out     []byte    // WriteTo's buffer, allocated on first use, kept with the call
 	eof     bool
 	closing bool // the connection must not be reused
 	stale   bool // the last try failed on a pooled connection found closed
@@ -419,6 +420,62 @@ func (c *call) Read(p []byte) (int, error) {
 		c.closing = true
 	}
 	return n, err
+}
+
+// streamChunkMax bounds one write of a streamed response body (WriteTo).
+const streamChunkMax = 32 << 10
+
+// SupportsBodyWriteTo makes fasthttp call WriteTo for the client response
+// body (fasthttp.BodyWriterTo).
+func (c *call) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo copies the upstream response body to w, the client connection.
+// Each write carries everything the upstream connection has already
+// buffered (up to streamChunkMax), so a body the upstream sent in many small
+// chunks leaves in few writes (fasthttp flushes, and frames a chunk, per
+// write); a write happens as soon as nothing more is buffered, so a slow
+// stream (server-sent events, long polls) is passed on at once.
+func (c *call) WriteTo(w io.Writer) (int64, error) {
+	if c.out == nil {
+		c.out = make([]byte, streamChunkMax)
+	}
+	var total int64
+	for {
+		n, err := c.fill(c.out)
+		if n > 0 {
+			m, werr := w.Write(c.out[:n])
+			total += int64(m)
+			if werr != nil {
+				c.closing = true
+				return total, werr
+			}
+		}
+		switch {
+		case err == io.EOF:
+			c.eof = true
+			return total, nil
+		case err != nil:
+			c.closing = true
+			return total, err
+		}
+	}
+}
+
+// fill reads into buf at least once, then as long as the upstream
+// connection has more bytes buffered and buf has room.
+func (c *call) fill(buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := c.stream.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if c.conn == nil || c.conn.br.Buffered() == 0 {
+			return n, nil
+		}
+	}
+	return n, nil
 }
 
 // Close ends the response body stream: the connection is pooled again if

@@ -165,3 +165,52 @@ func TestStream256MiB(t *testing.T) {
 		t.Errorf("upstream saw %d connections; want 1 (reused)", n)
 	}
 }
+
+// TestStreamEventsPassedOnAtOnce: a chunked response whose upstream sends
+// one event and then waits for the client to have received it (server-sent
+// events, long polls) is passed on event by event: the proxy writes what
+// the upstream has sent as soon as nothing more is buffered, never waiting
+// for more data to fill a write.
+func TestStreamEventsPassedOnAtOnce(t *testing.T) {
+	received := make(chan struct{})
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("text/event-stream")
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			for i := 0; i < 3; i++ {
+				fmt.Fprintf(w, "data: event %d\n\n", i)
+				_ = w.Flush()
+				select {
+				case <-received: // the client has this event
+				case <-time.After(10 * time.Second):
+					return // the proxy held the event back: the test fails below
+				}
+			}
+		})
+	})
+	u := newUpstream(t, upstreamConfig(up.addr, nil), Options{})
+	g := startGateway(t, u, gatewayConfig{})
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	_, _ = io.WriteString(c, "GET /events HTTP/1.1\r\nHost: gw\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := 0; i < 3; i++ {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := br.ReadString('\n')
+		if want := fmt.Sprintf("data: event %d\n", i); err != nil || line != want {
+			t.Fatalf("event %d: %q, %v; want %q at once", i, line, err, want)
+		}
+		if blank, _ := br.ReadString('\n'); blank != "\n" {
+			t.Fatalf("event %d: separator %q", i, blank)
+		}
+		received <- struct{}{}
+	}
+}

@@ -142,12 +142,15 @@ func New(opts Options) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		DisablePreParseMultipartForm:  true,
 		ReadBufferSize:                cfg.Server.MaxHeaderBytes,
-		ReadTimeout:                   time.Duration(cfg.Server.ReadHeaderTimeoutSecs) * time.Second,
-		IdleTimeout:                   time.Duration(cfg.Server.IdleTimeoutSecs) * time.Second,
-		MaxRequestBodySize:            maxBodyForFasthttp(cfg.Server.MaxBodyBytes),
-		CloseOnShutdown:               true,
-		ReduceMemoryUsage:             cfg.Server.ReduceIdleMemory,
-		Logger:                        discardLogger{},
+		// Room for a streamed chunk (the proxy writes up to what the
+		// upstream had buffered) with its framing in one write(2).
+		WriteBufferSize:    16 << 10,
+		ReadTimeout:        time.Duration(cfg.Server.ReadHeaderTimeoutSecs) * time.Second,
+		IdleTimeout:        time.Duration(cfg.Server.IdleTimeoutSecs) * time.Second,
+		MaxRequestBodySize: maxBodyForFasthttp(cfg.Server.MaxBodyBytes),
+		CloseOnShutdown:    true,
+		ReduceMemoryUsage:  cfg.Server.ReduceIdleMemory,
+		Logger:             discardLogger{},
 	}
 	if opts.AccessLog != nil && cfg.AccessLogEnabled() {
 		s.access = telemetry.NewLineWriter(opts.AccessLog, 0)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -37,6 +38,15 @@ func benchChainWant(b *testing.B, extra, routes string, env map[string]string, u
 // accessLog (nil = off).
 func benchChainLog(b *testing.B, extra, routes string, env map[string]string, uri string, hdr map[string]string, status int, accessLog io.Writer) {
 	up := startUpstream(b, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	benchChainUp(b, up, extra, routes, env, uri, hdr, status, accessLog)
+}
+
+// benchUpstream measures plain GETs of uri proxied to up.
+func benchUpstream(b *testing.B, up *testUpstream, uri string) {
+	benchChainUp(b, up, "", "", nil, uri, nil, 200, nil)
+}
+
+func benchChainUp(b *testing.B, up *testUpstream, extra, routes string, env map[string]string, uri string, hdr map[string]string, status int, accessLog io.Writer) {
 	// A generous upstream timeout: the shared test config's 300 ms is for
 	// the 504 test, and a loaded machine would turn it into failures here.
 	yaml := strings.Replace(basicConfig(up.addr, extra), "timeout_ms: 300", "timeout_ms: 10000", 1)
@@ -147,4 +157,19 @@ func BenchmarkChainAuthRS256(b *testing.B) {
 
 func BenchmarkChainNotFound(b *testing.B) {
 	benchChainStatus(b, "/nowhere", 404)
+}
+
+// BenchmarkChainChunked16K proxies a 16 KiB response that the upstream
+// sends chunked, in four flushed 4 KiB chunks (a typical dynamic response).
+func BenchmarkChainChunked16K(b *testing.B) {
+	chunk := []byte(strings.Repeat("x", 4096))
+	up := startUpstream(b, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			for i := 0; i < 4; i++ {
+				_, _ = w.Write(chunk)
+				_ = w.Flush()
+			}
+		})
+	})
+	benchUpstream(b, up, "/status")
 }
