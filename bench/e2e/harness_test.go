@@ -486,3 +486,20 @@ log:
   access_log: false
 %s`, workers, strings.Trim(serverExtra, "\n"), strings.TrimLeft(extra, "\n"))
 }
+
+// APIConfig is Config with one upstream "up" at upstreamAddr behind one
+// prefix route "api" on /api, and the access log on or off.
+func APIConfig(workers int, upstreamAddr string, accessLog bool) string {
+	cfg := Config(workers, "", fmt.Sprintf(`upstreams:
+  - name: up
+    base_url: "http://%s"
+routes:
+  - id: api
+    match_path: {prefix: "/api"}
+    upstream: up
+`, upstreamAddr))
+	if accessLog {
+		cfg = strings.Replace(cfg, "access_log: false", "access_log: true", 1)
+	}
+	return cfg
+}

@@ -98,16 +98,7 @@ func TestMetricsExactAndMonotonic(t *testing.T) {
 	}
 	t.Parallel()
 	up := StartUpstream(t, "obs")
-	cfg := Config(4, "", fmt.Sprintf(`upstreams:
-  - name: up
-    base_url: "http://%s"
-routes:
-  - id: api
-    match_path: {prefix: "/api"}
-    upstream: up
-`, up.Addr))
-	cfg = strings.Replace(cfg, "access_log: false", "access_log: true", 1)
-	g := StartGateway(t, GatewayOptions{Config: cfg})
+	g := StartGateway(t, GatewayOptions{Config: APIConfig(4, up.Addr, true)})
 
 	const conns, perConn = 16, 50
 	const n = conns * perConn
@@ -221,15 +212,7 @@ routes:
 func TestAccessLogLineFields(t *testing.T) {
 	t.Parallel()
 	up := StartUpstream(t, "log")
-	cfg := strings.Replace(Config(1, "", fmt.Sprintf(`upstreams:
-  - name: up
-    base_url: "http://%s"
-routes:
-  - id: api
-    match_path: {prefix: "/api"}
-    upstream: up
-`, up.Addr)), "access_log: false", "access_log: true", 1)
-	g := StartGateway(t, GatewayOptions{Config: cfg})
+	g := StartGateway(t, GatewayOptions{Config: APIConfig(1, up.Addr, true)})
 	req, _ := http.NewRequest("GET", g.URL("/api/fields?secret=1"), nil)
 	req.Header.Set("X-Request-ID", "obs-fields-1")
 	req.Header.Set("Authorization", "Bearer should-never-be-logged")

@@ -59,15 +59,7 @@ func TestTracingThroughBinary(t *testing.T) {
 	defer otlp.Close()
 
 	up := StartUpstream(t, "traced")
-	cfg := strings.Replace(Config(1, "", fmt.Sprintf(`upstreams:
-  - name: up
-    base_url: "http://%s"
-routes:
-  - id: api
-    match_path: {prefix: "/api"}
-    upstream: up
-`, up.Addr)), "access_log: false", "access_log: true", 1)
-	g := StartGateway(t, GatewayOptions{Config: cfg, Env: []string{
+	g := StartGateway(t, GatewayOptions{Config: APIConfig(1, up.Addr, true), Env: []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp.URL,
 		"OTEL_TRACES_SAMPLER=parentbased_always_on",
 		"OTEL_SERVICE_NAME=fluxgate-e2e",
