@@ -127,6 +127,23 @@ func (a *sum) retire(s snapshot) {
 	}
 }
 
+// clampMonotonic keeps every counter-like host series at or above the
+// value last exposed (floor, updated). Sums of floats are not associative:
+// adding the workers in another order, or moving an exited worker's value
+// into the retired total, can shift a histogram _sum by a rounding error,
+// and Prometheus reads any decrease as a counter reset.
+func (a *sum) clampMonotonic(floor map[string]float64) {
+	for _, k := range a.order {
+		if !monotonic(k) || perProcess(k) {
+			continue
+		}
+		if v, ok := floor[k]; ok && a.vals[k] < v {
+			a.vals[k] = v
+		}
+		floor[k] = a.vals[k]
+	}
+}
+
 // write writes the sum in Prometheus text format, one family at a time:
 // its # HELP/# TYPE lines, then all its samples, so every family is one
 // contiguous group as the format requires (workers' expositions interleave

@@ -108,6 +108,7 @@ func Run(ctx context.Context, opts Options) error {
 		log:     log,
 		own:     log.With(logging.KeyPID, os.Getpid()),
 		jwks:    newJWKSCache(),
+		exposed: map[string]float64{},
 		exe:     exe,
 		wexe:    workerExe,
 		start:   start,
@@ -234,8 +235,9 @@ type supervisor struct {
 	prev     *sum         // the previous supervisor's latest totals
 
 	scrapeSeq uint64
-	scrape    *hostScrape // the host scrape in progress, if any
-	retired   *sum        // monotonic series of exited workers
+	scrape    *hostScrape        // the host scrape in progress, if any
+	retired   *sum               // monotonic series of exited workers
+	exposed   map[string]float64 // last exposed value of each counter-like host series
 }
 
 // hostScrape gathers every worker's metrics for the workers that asked.
@@ -768,6 +770,7 @@ func (s *supervisor) finishScrape() {
 	if s.prev != nil {
 		a.merge(s.prev)
 	}
+	a.clampMonotonic(s.exposed)
 	var b bytes.Buffer
 	a.write(&b)
 	s.supervisorMetrics(&b)
@@ -790,6 +793,7 @@ func (s *supervisor) monotonicTotals() string {
 	if s.prev != nil {
 		a.merge(s.prev)
 	}
+	a.clampMonotonic(s.exposed)
 	var b bytes.Buffer
 	a.write(&b)
 	return b.String()
