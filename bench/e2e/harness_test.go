@@ -144,19 +144,7 @@ func StartGateway(t testing.TB, opts GatewayOptions) *Gateway {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	g.pid = cmd.Process.Pid
-	g.seen[g.pid] = true
-	go func() {
-		err := cmd.Wait()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			code = -1
-		}
-		g.exited <- code
-	}()
-	t.Cleanup(g.cleanup)
+	g.track(t, cmd)
 
 	timeout := opts.ReadyTimeout
 	if timeout == 0 {
@@ -502,4 +490,23 @@ routes:
 		cfg = strings.Replace(cfg, "access_log: false", "access_log: true", 1)
 	}
 	return cfg
+}
+
+// track makes cmd, just started, the supervisor this Gateway watches: its
+// exit code is reaped into g.exited and cleanup stops it and checks that
+// no process it logged is left.
+func (g *Gateway) track(t testing.TB, cmd *exec.Cmd) {
+	g.pid = cmd.Process.Pid
+	g.seen[g.pid] = true
+	go func() {
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+		}
+		g.exited <- code
+	}()
+	t.Cleanup(g.cleanup)
 }

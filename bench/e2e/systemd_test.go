@@ -311,19 +311,7 @@ rate_limits:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	g.pid = cmd.Process.Pid // strace until the supervisor reports its own pid
-	g.seen[g.pid] = true
-	go func() {
-		err := cmd.Wait()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			code = -1
-		}
-		g.exited <- code
-	}()
-	t.Cleanup(g.cleanup)
+	g.track(t, cmd) // strace's pid until the supervisor reports its own
 
 	const wait = 60 * time.Second // everything is slower under strace
 	m, _ := n.Wait(wait, "READY=1 at start", has("READY", "1"))
